@@ -1,0 +1,65 @@
+// Text <-> token ids, exactly as the reference runtime does it, built from a
+// GGUF file's tokenizer.ggml.* metadata. One class fronts every tokenizer
+// model (SentencePiece "llama" now; byte-level BPE "gpt2" and WordPiece
+// "bert" plug in behind the same interface).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hearth::gguf {
+class File;
+}
+
+namespace hearth {
+
+using TokenId = int32_t;
+
+// tokenizer.ggml.token_type values.
+enum class TokenType : int32_t {
+  Undefined = 0,
+  Normal = 1,
+  Unknown = 2,
+  Control = 3,
+  UserDefined = 4,
+  Unused = 5,
+  Byte = 6,
+};
+
+class Tokenizer {
+ public:
+  // Throws hearth::Error naming the file and key for missing or inconsistent
+  // tokenizer metadata, or an unsupported tokenizer.ggml.model.
+  static std::unique_ptr<Tokenizer> from_gguf(const gguf::File& file);
+  virtual ~Tokenizer() = default;
+
+  // add_special: add BOS (and EOS) as the vocab's add_bos_token /
+  // add_eos_token say. parse_special: match control/special token text in
+  // `text` (chat templates need it; user text never gets it).
+  virtual std::vector<TokenId> encode(std::string_view text, bool add_special,
+                                      bool parse_special) const = 0;
+
+  // The bytes one token stands for, as printed while streaming. Control
+  // tokens give "" unless `special` is set (then their text).
+  virtual std::string token_to_piece(TokenId id, bool special = false) const = 0;
+
+  // Whole-sequence decode: concatenated pieces, with the leading space the
+  // tokenizer added (SentencePiece's space prefix) removed.
+  virtual std::string decode(const std::vector<TokenId>& ids, bool special = false) const = 0;
+
+  virtual int32_t n_vocab() const = 0;
+  virtual std::string_view model_name() const = 0;  // "llama", "gpt2", ...
+  virtual const std::string& token_text(TokenId id) const = 0;
+  virtual TokenType token_type(TokenId id) const = 0;
+
+  virtual TokenId bos() const = 0;  // -1 when absent
+  virtual TokenId eos() const = 0;  // -1 when absent
+  virtual bool add_bos() const = 0;
+  // End of generation: EOS, EOT and the like.
+  virtual bool is_eog(TokenId id) const = 0;
+};
+
+}  // namespace hearth
