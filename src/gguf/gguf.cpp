@@ -13,8 +13,6 @@ namespace hearth::gguf {
 namespace {
 
 constexpr uint32_t kMagic = 0x46554747;  // "GGUF" read as little-endian u32
-constexpr uint32_t kMaxDims = 4;         // ggml tensors have at most 4 dimensions
-constexpr int kMaxArrayDepth = 8;        // nested arrays: bound the recursion
 constexpr uint64_t kDefaultAlignment = 32;
 
 std::string quoted(std::string_view s) {
@@ -165,6 +163,40 @@ std::optional<bool> Value::as_bool() const {
 const std::string* Value::as_string() const { return type == ValueType::STRING ? &str : nullptr; }
 const Array* Value::as_array() const { return type == ValueType::ARRAY ? &arr : nullptr; }
 
+std::string check_tensor_shape(GgmlType type, std::span<const int64_t> dims,
+                               int64_t* n_elements, uint64_t* n_bytes) {
+  if (dims.empty() || dims.size() > kMaxDims) {
+    return "has " + std::to_string(dims.size()) + " dimensions (1 to " +
+           std::to_string(kMaxDims) + " allowed)";
+  }
+  const GgmlTypeTraits tr = traits(type);
+  uint64_t count = 1;
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] < 0) {
+      return "has a negative dimension (dimension " + std::to_string(d) + " = " +
+             std::to_string(dims[d]) + ")";
+    }
+    // ggml computes sizes in int64: the element count must fit there.
+    if (!checked_mul(count, static_cast<uint64_t>(dims[d]), &count) ||
+        count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      std::string shape;
+      for (const int64_t v : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(v);
+      return "has an absurd shape [" + shape + "] (the element count overflows)";
+    }
+  }
+  if (dims[0] % tr.block_elems != 0) {
+    return "of type " + std::string(tr.name) + " has " + std::to_string(dims[0]) +
+           " elements per row, not a multiple of its block size " +
+           std::to_string(tr.block_elems);
+  }
+  // dims[0] is a whole number of blocks, so count is too.
+  if (!checked_mul(count / tr.block_elems, tr.block_bytes, n_bytes)) {
+    return "has a size in bytes that overflows";
+  }
+  *n_elements = static_cast<int64_t>(count);
+  return {};
+}
+
 std::string TensorInfo::shape_string() const {
   std::string s = "[";
   for (size_t d = 0; d < dims.size(); ++d) {
@@ -306,7 +338,7 @@ class File::Parser {
   void read_metadata(uint64_t n_kv) {
     // A key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes.
     if (n_kv > remaining() / 13) {
-      fail("corrupt header: metadata count " + std::to_string(n_kv) +
+      fail("truncated or corrupt header: metadata count " + std::to_string(n_kv) +
            " is impossible for a file of " + std::to_string(bytes_.size()) + " bytes");
     }
     f_.metadata_.reserve(n_kv);
@@ -339,7 +371,7 @@ class File::Parser {
   void read_tensor_infos(uint64_t n_tensors) {
     // A tensor info takes at least 8 (name length) + 4 + 8 (one dim) + 4 + 8.
     if (n_tensors > remaining() / 32) {
-      fail("corrupt header: tensor count " + std::to_string(n_tensors) +
+      fail("truncated or corrupt header: tensor count " + std::to_string(n_tensors) +
            " is impossible for a file of " + std::to_string(bytes_.size()) + " bytes");
     }
     f_.tensors_.reserve(n_tensors);
@@ -352,38 +384,23 @@ class File::Parser {
       if (t.name.empty()) fail("tensor info #" + std::to_string(k) + " has an empty name");
       if (!seen.insert(t.name).second) fail("duplicate tensor name " + quoted(t.name));
 
+      // Bound n_dims before reading the dimensions: it sizes the reads.
       const uint32_t n_dims = read_u32();
       if (n_dims == 0 || n_dims > kMaxDims) {
         fail(where_ + " has " + std::to_string(n_dims) + " dimensions (1 to " +
              std::to_string(kMaxDims) + " allowed)");
       }
-      uint64_t n_elements = 1;
-      for (uint32_t d = 0; d < n_dims; ++d) {
-        const uint64_t ne = read_u64();
-        if (ne > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
-            !checked_mul(n_elements, ne, &n_elements) ||
-            n_elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-          fail(where_ + " has an absurd shape (dimension " + std::to_string(d) + " = " +
-               std::to_string(ne) + ")");
-        }
-        t.dims.push_back(static_cast<int64_t>(ne));
-      }
-      t.n_elements = static_cast<int64_t>(n_elements);
+      // Dimensions are int64 in ggml; a value past INT64_MAX reads as negative
+      // and is refused by check_tensor_shape.
+      for (uint32_t d = 0; d < n_dims; ++d) t.dims.push_back(static_cast<int64_t>(read_u64()));
 
       const uint32_t type_id = read_u32();
-      const auto traits = ggml_type_traits(type_id);
-      if (!traits) fail(where_ + " has unknown tensor type id " + std::to_string(type_id));
+      if (!ggml_type_traits(type_id)) {
+        fail(where_ + " has unknown tensor type id " + std::to_string(type_id));
+      }
       t.type = static_cast<GgmlType>(type_id);
-      if (t.dims[0] % traits->block_elems != 0) {
-        fail(where_ + " of type " + std::string(traits->name) + " has " +
-             std::to_string(t.dims[0]) + " elements per row, not a multiple of its block size " +
-             std::to_string(traits->block_elems));
-      }
-      uint64_t n_bytes;
-      if (!checked_mul(n_elements / traits->block_elems, traits->block_bytes, &n_bytes)) {
-        fail(where_ + " size overflows");
-      }
-      t.n_bytes = n_bytes;
+      const std::string bad = check_tensor_shape(t.type, t.dims, &t.n_elements, &t.n_bytes);
+      if (!bad.empty()) fail(where_ + " " + bad);
       t.offset = read_u64();
       if (t.offset % f_.alignment_ != 0) {
         fail(where_ + " offset " + std::to_string(t.offset) + " is not a multiple of the " +

@@ -37,6 +37,12 @@ enum class ValueType : uint32_t {
   FLOAT64 = 12,
 };
 
+// Arrays may nest this many levels deep (the reader's recursion bound; the
+// writer refuses deeper ones so that everything it writes reads back).
+inline constexpr int kMaxArrayDepth = 8;
+// ggml tensors have at most 4 dimensions.
+inline constexpr size_t kMaxDims = 4;
+
 std::string_view value_type_name(ValueType type);
 // Bytes of one element of a fixed-size type (0 for STRING and ARRAY).
 size_t value_type_size(ValueType type);
@@ -93,6 +99,15 @@ struct TensorInfo {
   int64_t dim(size_t i) const { return i < dims.size() ? dims[i] : 1; }
   std::string shape_string() const;  // "[256, 512]"
 };
+
+// Checks a tensor's shape against its type (1 to kMaxDims dimensions, none
+// negative, the element count representable, rows a whole number of blocks)
+// and computes its element count and byte size. Returns what is wrong ("has 5
+// dimensions ..."), or an empty string when the shape is valid. The reader and
+// the writer share it so that they agree on which tensors are valid. `type`
+// must be a known type.
+std::string check_tensor_shape(GgmlType type, std::span<const int64_t> dims,
+                               int64_t* n_elements, uint64_t* n_bytes);
 
 class File {
  public:

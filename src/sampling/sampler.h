@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace hearth {
@@ -38,7 +40,9 @@ class Sampler {
   SamplingParams params_;
   int32_t n_vocab_;
   std::mt19937_64 rng_;
-  std::deque<int32_t> history_;
+  std::deque<int32_t> history_;  // the penalty window, only when it is bounded (repeat_last_n > 0)
+  std::unordered_map<int32_t, int32_t> counts_;  // token -> occurrences in the window
+  bool track_penalties_ = false;  // false when the penalties can never change a logit
   // Scratch reused between calls.
   std::vector<std::pair<float, int32_t>> candidates_;
 };

@@ -1,0 +1,154 @@
+// matmul / get_row driver: argument checks, choosing the kernel table for the
+// active ISA, splitting the work over threads and tiling it for the kernels.
+// The arithmetic itself is in matmul_<isa>.cpp.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <string>
+
+#include "kernels/matmul_table.h"
+#include "kernels/thread_pool.h"
+#include "util/error.h"
+
+namespace hearth::kernels {
+namespace {
+
+using detail::TypeKernels;
+
+// Below this many multiply-adds per thread, waking the pool costs more than
+// it saves (hand-off is around a microsecond; tiny models have 64 x 64
+// matrices). Changes only speed: results do not depend on the split.
+constexpr int64_t kMinWorkPerThread = 16 * 1024;
+
+// Activations of one token block are swept once per weight tile; keep the
+// block about this size so it stays in L2 while the weight rows stream.
+constexpr int64_t kTokenBlockBytes = 256 * 1024;
+
+using FindFn = const TypeKernels* (*)(GgmlType);
+// Indexed by Isa.
+constexpr FindFn kFinders[] = {detail::find_scalar_kernels, detail::find_avx2_kernels,
+                               detail::find_avx512_kernels};
+
+// The active ISA's kernels for `type`, or those of the best lower ISA that has
+// some (a type may not have SIMD kernels everywhere yet); nullptr if none.
+const TypeKernels* find_kernels(GgmlType type) {
+  for (int i = static_cast<int>(active_isa()); i >= 0; --i) {
+    if (const TypeKernels* k = kFinders[i](type)) return k;
+  }
+  return nullptr;
+}
+
+std::string describe_type(GgmlType type) {
+  const auto traits = ggml_type_traits(static_cast<uint32_t>(type));
+  if (!traits) return "with id " + std::to_string(static_cast<uint32_t>(type));
+  return std::string(traits->name);
+}
+
+// Kernels for w, after checking that w describes memory they can read.
+const TypeKernels& checked_kernels(const WeightMatrix& w, const char* what) {
+  const TypeKernels* k = find_kernels(w.type);
+  if (k == nullptr) {
+    throw Error(std::string(what) + ": weight type " + describe_type(w.type) +
+                " is not supported (supported: F32, F16, BF16)");
+  }
+  if (w.rows < 0 || w.cols < 0) {
+    throw Error(std::string(what) + ": weight matrix has negative shape " + std::to_string(w.rows) + " x " +
+                std::to_string(w.cols));
+  }
+  const auto traits = ggml_type_traits(static_cast<uint32_t>(w.type));
+  if (w.cols % traits->block_elems != 0) {
+    throw Error(std::string(what) + ": " + std::to_string(w.cols) + " columns is not a multiple of the " +
+                std::string(traits->name) + " block size " + std::to_string(traits->block_elems));
+  }
+  const uint64_t min_row_bytes = static_cast<uint64_t>(w.cols) / traits->block_elems * traits->block_bytes;
+  if (w.row_bytes < min_row_bytes) {
+    throw Error(std::string(what) + ": row stride of " + std::to_string(w.row_bytes) + " bytes is less than the " +
+                std::to_string(min_row_bytes) + " bytes of one " + std::string(traits->name) + " row");
+  }
+  if (w.data == nullptr && w.rows > 0 && w.cols > 0) throw Error(std::string(what) + ": weight matrix has no data");
+  return *k;
+}
+
+struct Job {
+  const TypeKernels* k;
+  const uint8_t* w;
+  size_t row_bytes;
+  int64_t rows, cols;
+  const float* x;
+  float* y;
+  int64_t n_tokens;
+  int64_t token_block;  // multiple of k->tile_tokens
+};
+
+// Rows [r0, r1) x tokens [t0, t1). Loops: token blocks (activations stay in
+// L2), then tiles of tile_rows weight rows, then that block's tokens in tiles
+// of tile_tokens (the weight rows stay in L1). Edge tiles use the smaller
+// kernel shapes, which compute each (row, token) exactly like the full ones.
+void run_range(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  const int mr = j.k->tile_rows;
+  const int mt = j.k->tile_tokens;
+  for (int64_t tb = t0; tb < t1; tb += j.token_block) {
+    const int64_t te = std::min(t1, tb + j.token_block);
+    for (int64_t r = r0; r < r1; r += mr) {
+      const int nr = static_cast<int>(std::min<int64_t>(mr, r1 - r));
+      const uint8_t* w = j.w + static_cast<size_t>(r) * j.row_bytes;
+      for (int64_t t = tb; t < te; t += mt) {
+        const int nt = static_cast<int>(std::min<int64_t>(mt, te - t));
+        j.k->tile[nr - 1][nt - 1](w, j.row_bytes, j.x + t * j.cols, j.cols, j.y + t * j.rows + r, j.rows);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool supports(GgmlType type) { return find_kernels(type) != nullptr; }
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool) {
+  const TypeKernels& k = checked_kernels(w, "matmul");
+  if (n_tokens < 0) throw Error("matmul: negative token count " + std::to_string(n_tokens));
+  if (w.rows == 0 || n_tokens == 0) return;
+  if (w.cols == 0) {
+    std::fill(y, y + w.rows * n_tokens, 0.0f);
+    return;
+  }
+
+  Job job{&k, static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, x, y, n_tokens, 0};
+  const int64_t mt = k.tile_tokens;
+  job.token_block = std::max<int64_t>(1, kTokenBlockBytes / (w.cols * static_cast<int64_t>(sizeof(float))) / mt) * mt;
+
+  const int64_t work = w.rows * w.cols * n_tokens;
+  const int threads = pool ? pool->size() : 1;
+  if (threads == 1 || work < 2 * kMinWorkPerThread) {
+    run_range(job, 0, w.rows, 0, n_tokens);
+    return;
+  }
+  // Split over whole row tiles, or over token tiles when there are too few
+  // rows to go round (e.g. a tiny output layer during prefill). The lambdas
+  // capture one pointer so std::function stores them without allocating.
+  const int64_t row_tiles = (w.rows + k.tile_rows - 1) / k.tile_rows;
+  const int64_t token_tiles = (n_tokens + mt - 1) / mt;
+  if (row_tiles >= threads || token_tiles <= row_tiles) {
+    pool->parallel_for(row_tiles, [&job](int64_t b, int64_t e) {
+      const int64_t mr = job.k->tile_rows;
+      run_range(job, b * mr, std::min(job.rows, e * mr), 0, job.n_tokens);
+    });
+  } else {
+    pool->parallel_for(token_tiles, [&job](int64_t b, int64_t e) {
+      const int64_t mt = job.k->tile_tokens;
+      run_range(job, 0, job.rows, b * mt, std::min(job.n_tokens, e * mt));
+    });
+  }
+}
+
+void get_row(const WeightMatrix& w, int64_t row, float* out) {
+  const TypeKernels& k = checked_kernels(w, "get_row");
+  if (row < 0 || row >= w.rows) {
+    throw Error("get_row: row " + std::to_string(row) + " is out of range (the matrix has " +
+                std::to_string(w.rows) + " rows)");
+  }
+  if (w.cols == 0) return;
+  k.to_f32(static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row) * w.row_bytes, w.cols, out);
+}
+
+}  // namespace hearth::kernels

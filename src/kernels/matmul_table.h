@@ -1,0 +1,95 @@
+// Internal: the per-ISA, per-weight-type kernel table behind kernels::matmul.
+//
+// Each ISA file (matmul_scalar.cpp, matmul_avx2.cpp, matmul_avx512.cpp)
+// provides, for every weight type it handles, a TypeKernels entry:
+//   * tile[nr-1][nt-1]: dot products of nr consecutive weight rows with nt
+//     consecutive tokens, written straight to y. The driver (matmul.cpp)
+//     covers the matrix with full tiles and uses the smaller shapes at the
+//     edges.
+//   * to_f32: decodes one row (get_row).
+// A new weight type (Q8_0, Q4_K, ...) adds one entry per ISA it has kernels
+// for; the driver falls back to a lower ISA for types a higher one lacks.
+//
+// Determinism contract for every tile function of one ISA and type: the value
+// written for (row r, token t) is computed by the same sequence of operations
+// whatever the tile shape and whatever else is in the tile, so batched and
+// one-token calls, and any thread split, give identical bits.
+//
+// ODR caution: this header is included by files compiled with different -m
+// flags. It must hold only declarations, types and constexpr helpers that are
+// instantiated with file-local types; an inline function with floating-point
+// code here could be emitted with AVX-512 instructions and then picked by the
+// linker for a baseline caller.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+
+#include "kernels/matmul.h"
+#include "tensor/ggml_type.h"
+
+namespace hearth::kernels::detail {
+
+inline constexpr int kMaxTileRows = 4;
+inline constexpr int kMaxTileTokens = 4;
+
+// y[t * y_stride + r] = dot(weight row r, x + t * cols) for r < nr, t < nt,
+// where weight row r starts at w + r * row_bytes and nr x nt is the tile shape.
+using TileFn = void (*)(const uint8_t* w, size_t row_bytes, const float* x, int64_t cols, float* y,
+                        int64_t y_stride);
+// out[0 .. cols) = row decoded to F32, exactly.
+using RowToF32Fn = void (*)(const uint8_t* row, int64_t cols, float* out);
+
+struct TypeKernels {
+  int tile_rows = 0;    // largest tile: tile_rows x tile_tokens
+  int tile_tokens = 0;  // every smaller shape is present too
+  TileFn tile[kMaxTileRows][kMaxTileTokens] = {};
+  RowToF32Fn to_f32 = nullptr;
+};
+
+// Kernels of one ISA for `type`, or nullptr when that ISA has none.
+// Each ISA file defines its function; the driver calls only those the CPU runs.
+const TypeKernels* find_scalar_kernels(GgmlType type);
+const TypeKernels* find_avx2_kernels(GgmlType type);
+const TypeKernels* find_avx512_kernels(GgmlType type);
+
+// Builds a TypeKernels from a kernel family K (a file-local struct) with
+//   static constexpr int kTileRows, kTileTokens;
+//   template <int NR, int NT> static void tile(<TileFn arguments>);
+//   static void to_f32(<RowToF32Fn arguments>);
+// instantiating K::tile for every shape up to kTileRows x kTileTokens.
+template <class K, int I>
+constexpr TileFn tile_entry() {
+  constexpr int nr = I / kMaxTileTokens + 1;
+  constexpr int nt = I % kMaxTileTokens + 1;
+  if constexpr (nr <= K::kTileRows && nt <= K::kTileTokens) {
+    return &K::template tile<nr, nt>;
+  } else {
+    return nullptr;
+  }
+}
+
+template <class K, int... I>
+constexpr TypeKernels make_type_kernels_impl(std::integer_sequence<int, I...>) {
+  static_assert(K::kTileRows >= 1 && K::kTileRows <= kMaxTileRows);
+  static_assert(K::kTileTokens >= 1 && K::kTileTokens <= kMaxTileTokens);
+  TypeKernels k;
+  k.tile_rows = K::kTileRows;
+  k.tile_tokens = K::kTileTokens;
+  ((k.tile[I / kMaxTileTokens][I % kMaxTileTokens] = tile_entry<K, I>()), ...);
+  k.to_f32 = &K::to_f32;
+  return k;
+}
+
+template <class K>
+constexpr TypeKernels make_type_kernels() {
+  return make_type_kernels_impl<K>(std::make_integer_sequence<int, kMaxTileRows * kMaxTileTokens>{});
+}
+
+struct KernelEntry {
+  GgmlType type;
+  TypeKernels kernels;
+};
+
+}  // namespace hearth::kernels::detail

@@ -1,0 +1,129 @@
+#include "model/model.h"
+
+#include <string>
+
+#include "util/error.h"
+
+namespace hearth {
+namespace {
+
+std::string shape_of(int64_t cols, int64_t rows) {
+  return "[" + std::to_string(cols) + ", " + std::to_string(rows) + "]";
+}
+
+// Looks tensors up by name and checks them against the shapes the
+// hyper-parameters imply, so that the forward pass can trust every size.
+class TensorBinder {
+ public:
+  explicit TensorBinder(const gguf::File& file) : file_(file) {}
+
+  const gguf::TensorInfo* find(const std::string& name) const { return file_.find_tensor(name); }
+
+  const gguf::TensorInfo& require(const std::string& name) const {
+    const auto* t = file_.find_tensor(name);
+    if (!t) throw Error(file_.path() + ": tensor \"" + name + "\" is missing");
+    return *t;
+  }
+
+  // A 2-D weight with `cols` inputs and `rows` outputs (ggml shape [cols, rows]).
+  WeightMatrix matrix(const std::string& name, int64_t cols, int64_t rows) const {
+    return matrix(require(name), cols, rows);
+  }
+
+  WeightMatrix matrix(const gguf::TensorInfo& t, int64_t cols, int64_t rows) const {
+    if (t.dims.size() != 2 || t.dims[0] != cols || t.dims[1] != rows) {
+      throw Error(file_.path() + ": tensor \"" + t.name + "\" has shape " + t.shape_string() +
+                  ", expected " + shape_of(cols, rows));
+    }
+    if (!kernels::supports(t.type)) {
+      throw Error(file_.path() + ": tensor \"" + t.name + "\" has type " +
+                  std::string(type_name(t.type)) + ", which this version of Hearth cannot compute with");
+    }
+    WeightMatrix w;
+    w.type = t.type;
+    w.data = t.data;
+    w.rows = rows;
+    w.cols = cols;
+    w.row_bytes = static_cast<size_t>(t.n_bytes / static_cast<uint64_t>(rows));
+    return w;
+  }
+
+  // A 1-D vector of n values (norm weights), decoded to F32.
+  std::vector<float> vector(const std::string& name, int64_t n) const {
+    const auto& t = require(name);
+    if (t.dims.size() != 1 || t.dims[0] != n) {
+      throw Error(file_.path() + ": tensor \"" + name + "\" has shape " + t.shape_string() +
+                  ", expected [" + std::to_string(n) + "]");
+    }
+    const WeightMatrix w = matrix_1d(t, n);
+    std::vector<float> out(static_cast<size_t>(n));
+    kernels::get_row(w, 0, out.data());
+    return out;
+  }
+
+ private:
+  WeightMatrix matrix_1d(const gguf::TensorInfo& t, int64_t n) const {
+    if (!kernels::supports(t.type)) {
+      throw Error(file_.path() + ": tensor \"" + t.name + "\" has unsupported type " +
+                  std::string(type_name(t.type)));
+    }
+    return WeightMatrix{t.type, t.data, 1, n, static_cast<size_t>(t.n_bytes)};
+  }
+
+  const gguf::File& file_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
+  std::unique_ptr<Model> m(new Model(gguf::File::open(path)));
+  m->hp_ = read_hparams(m->file_);
+  HParams& hp = m->hp_;
+  const TensorBinder bind(m->file_);
+
+  // The vocabulary size is the embedding's row count.
+  const auto& embd = bind.require("token_embd.weight");
+  if (embd.dims.size() != 2 || embd.dims[0] != hp.n_embd || embd.dims[1] < 1 ||
+      embd.dims[1] > (1 << 24)) {
+    throw Error(path + ": tensor \"token_embd.weight\" has shape " + embd.shape_string() +
+                ", expected [" + std::to_string(hp.n_embd) + ", n_vocab]");
+  }
+  hp.n_vocab = static_cast<int32_t>(embd.dims[1]);
+  m->token_embd_ = bind.matrix(embd, hp.n_embd, hp.n_vocab);
+  m->output_norm_ = bind.vector("output_norm.weight", hp.n_embd);
+  if (const auto* out = bind.find("output.weight")) {
+    m->output_ = bind.matrix(*out, hp.n_embd, hp.n_vocab);
+  } else {
+    m->output_ = m->token_embd_;  // tied embeddings
+  }
+
+  m->layers_.resize(static_cast<size_t>(hp.n_layer));
+  for (int32_t il = 0; il < hp.n_layer; ++il) {
+    const std::string b = "blk." + std::to_string(il) + ".";
+    LayerWeights& L = m->layers_[static_cast<size_t>(il)];
+    L.attn_norm = bind.vector(b + "attn_norm.weight", hp.n_embd);
+    L.wq = bind.matrix(b + "attn_q.weight", hp.n_embd, hp.q_dim());
+    L.wk = bind.matrix(b + "attn_k.weight", hp.n_embd, hp.kv_dim());
+    L.wv = bind.matrix(b + "attn_v.weight", hp.n_embd, hp.v_dim());
+    L.wo = bind.matrix(b + "attn_output.weight", hp.q_dim(), hp.n_embd);
+    L.ffn_norm = bind.vector(b + "ffn_norm.weight", hp.n_embd);
+    L.w_gate = bind.matrix(b + "ffn_gate.weight", hp.n_embd, hp.n_ff);
+    L.w_up = bind.matrix(b + "ffn_up.weight", hp.n_embd, hp.n_ff);
+    L.w_down = bind.matrix(b + "ffn_down.weight", hp.n_ff, hp.n_embd);
+  }
+
+  if (!options.load_tokenizer) return m;
+  m->tokenizer_ = Tokenizer::from_gguf(m->file_);
+  if (m->tokenizer_->n_vocab() != hp.n_vocab) {
+    throw Error(path + ": the tokenizer has " + std::to_string(m->tokenizer_->n_vocab()) +
+                " tokens but token_embd.weight has " + std::to_string(hp.n_vocab) + " rows");
+  }
+  return m;
+}
+
+const Tokenizer& Model::tokenizer() const {
+  if (!tokenizer_) throw Error(file_.path() + ": the model was loaded without its tokenizer");
+  return *tokenizer_;
+}
+
+}  // namespace hearth

@@ -1,0 +1,58 @@
+// A loaded model: hyper-parameters, tokenizer and weights viewed in place in
+// the memory-mapped GGUF file (no copies of the big matrices).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "model/hparams.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hearth {
+
+struct LayerWeights {
+  std::vector<float> attn_norm;  // [n_embd]
+  WeightMatrix wq, wk, wv, wo;   // [q_dim x n_embd], [kv_dim x n_embd] x2, [n_embd x q_dim]
+  std::vector<float> ffn_norm;   // [n_embd]
+  WeightMatrix w_gate, w_up;     // [n_ff x n_embd]
+  WeightMatrix w_down;           // [n_embd x n_ff]
+};
+
+struct LoadOptions {
+  // Diagnostics that work on token ids (hearth logits) can skip the tokenizer,
+  // so that models whose tokenizer Hearth lacks can still be checked.
+  bool load_tokenizer = true;
+};
+
+class Model {
+ public:
+  // Maps and validates `path`: every tensor the architecture needs must be
+  // present with the right shape and a supported type. Throws hearth::Error.
+  static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
+
+  const HParams& hparams() const { return hp_; }
+  // Throws hearth::Error when the model was loaded without its tokenizer.
+  const Tokenizer& tokenizer() const;
+  const gguf::File& file() const { return file_; }
+
+  const WeightMatrix& token_embd() const { return token_embd_; }
+  const WeightMatrix& output() const { return output_; }  // token_embd when tied
+  const std::vector<float>& output_norm() const { return output_norm_; }
+  const std::vector<LayerWeights>& layers() const { return layers_; }
+
+ private:
+  explicit Model(gguf::File file) : file_(std::move(file)) {}
+
+  gguf::File file_;
+  HParams hp_;
+  std::unique_ptr<Tokenizer> tokenizer_;
+  WeightMatrix token_embd_;
+  WeightMatrix output_;
+  std::vector<float> output_norm_;
+  std::vector<LayerWeights> layers_;
+};
+
+}  // namespace hearth

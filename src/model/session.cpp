@@ -1,0 +1,196 @@
+#include "model/session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "kernels/thread_pool.h"
+#include "model/ops.h"
+#include "util/error.h"
+
+namespace hearth {
+
+Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool)
+    : model_(model),
+      pool_(pool),
+      n_ctx_(n_ctx > 0 ? n_ctx : std::min(model.hparams().n_ctx_train, kDefaultCtx)) {
+  const HParams& hp = model.hparams();
+  const size_t cache = static_cast<size_t>(n_ctx_) * hp.kv_dim();
+  k_cache_.assign(hp.n_layer, std::vector<float>(cache));
+  v_cache_.assign(hp.n_layer, std::vector<float>(cache));
+  const size_t n_threads = pool ? static_cast<size_t>(pool->size()) : 1;
+  scores_.resize(n_threads * n_ctx_);
+}
+
+void Session::truncate(int32_t n) {
+  if (n < 0 || n > n_past_) throw Error("cannot truncate the session to " + std::to_string(n));
+  n_past_ = n;
+}
+
+std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_logits) {
+  const int32_t n = static_cast<int32_t>(tokens.size());
+  const int32_t n_vocab = model_.hparams().n_vocab;
+  if (n == 0) throw Error("eval: no tokens to evaluate");
+  if (static_cast<int64_t>(n_past_) + n > n_ctx_) {
+    throw Error("the context is full: " + std::to_string(n_past_) + " + " + std::to_string(n) +
+                " tokens exceed the context size of " + std::to_string(n_ctx_));
+  }
+  for (const TokenId t : tokens) {
+    if (t < 0 || t >= n_vocab) {
+      throw Error("token id " + std::to_string(t) + " is out of range (vocabulary size " +
+                  std::to_string(n_vocab) + ")");
+    }
+  }
+  logits_.resize(static_cast<size_t>(all_logits ? n : 1) * n_vocab);
+  for (int32_t b = 0; b < n; b += kMaxBatch) {
+    const int32_t nb = std::min(kMaxBatch, n - b);
+    const bool last = b + nb == n;
+    float* out = all_logits ? logits_.data() + static_cast<size_t>(b) * n_vocab
+                            : (last ? logits_.data() : nullptr);
+    forward(tokens.data() + b, nb, all_logits, out);
+  }
+  return logits_;
+}
+
+void Session::fill_rope_tables(int32_t n, int32_t pos0) {
+  const HParams& hp = model_.hparams();
+  const int32_t half = hp.n_rot / 2;
+  rope_cos_.resize(static_cast<size_t>(n) * half);
+  rope_sin_.resize(static_cast<size_t>(n) * half);
+  for (int32_t t = 0; t < n; ++t) {
+    const double pos = static_cast<double>(pos0 + t) * hp.rope_freq_scale;
+    for (int32_t i = 0; i < half; ++i) {
+      const double theta = pos * std::pow(static_cast<double>(hp.rope_freq_base),
+                                          -2.0 * i / static_cast<double>(hp.n_rot));
+      rope_cos_[static_cast<size_t>(t) * half + i] = static_cast<float>(std::cos(theta));
+      rope_sin_[static_cast<size_t>(t) * half + i] = static_cast<float>(std::sin(theta));
+    }
+  }
+}
+
+// Rotates the first n_rot dimensions of each head of token t's vector x.
+void Session::apply_rope(float* x, int32_t n_heads, int32_t t) const {
+  const HParams& hp = model_.hparams();
+  const int32_t half = hp.n_rot / 2;
+  const float* cos = rope_cos_.data() + static_cast<size_t>(t) * half;
+  const float* sin = rope_sin_.data() + static_cast<size_t>(t) * half;
+  // Adjacent pairs (x[2i], x[2i+1]) or halves (x[i], x[i + n_rot/2]).
+  const int32_t stride = hp.rope_style == RopeStyle::Adjacent ? 2 : 1;
+  const int32_t partner = hp.rope_style == RopeStyle::Adjacent ? 1 : half;
+  for (int32_t h = 0; h < n_heads; ++h) {
+    float* head = x + static_cast<size_t>(h) * hp.head_dim;
+    for (int32_t i = 0; i < half; ++i) {
+      float* a = head + i * stride;
+      float* b = a + partner;
+      const float x0 = *a, x1 = *b;
+      *a = x0 * cos[i] - x1 * sin[i];
+      *b = x0 * sin[i] + x1 * cos[i];
+    }
+  }
+}
+
+// Causal grouped-query attention of the n new tokens (at pos0 ..) over the
+// cache; one (token, head) pair per task, so results do not depend on threads.
+void Session::attention(int32_t layer, int32_t n, int32_t pos0) {
+  const HParams& hp = model_.hparams();
+  const int32_t hd = hp.head_dim;
+  const int32_t group = hp.n_head / hp.n_head_kv;
+  const int32_t kv_dim = hp.kv_dim();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float* K = k_cache_[layer].data();
+  const float* V = v_cache_[layer].data();
+
+  auto work = [&](int64_t begin, int64_t end, float* scores) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int32_t t = static_cast<int32_t>(task / hp.n_head);
+      const int32_t h = static_cast<int32_t>(task % hp.n_head);
+      const int32_t kvh = h / group;
+      const int32_t n_keys = pos0 + t + 1;
+      const float* q = q_.data() + static_cast<size_t>(t) * hp.q_dim() + h * hd;
+      for (int32_t j = 0; j < n_keys; ++j) {
+        scores[j] = ops::dot(q, K + static_cast<size_t>(j) * kv_dim + kvh * hd, hd) * scale;
+      }
+      ops::softmax(scores, n_keys);
+      float* out = attn_.data() + static_cast<size_t>(t) * hp.q_dim() + h * hd;
+      std::fill(out, out + hd, 0.0f);
+      for (int32_t j = 0; j < n_keys; ++j) {
+        ops::axpy(scores[j], V + static_cast<size_t>(j) * kv_dim + kvh * hd, hd, out);
+      }
+    }
+  };
+  const int64_t n_tasks = static_cast<int64_t>(n) * hp.n_head;
+  if (!pool_ || pool_->size() == 1) {
+    work(0, n_tasks, scores_.data());
+    return;
+  }
+  pool_->run([&](int ith, int nth) {
+    const int64_t chunk = (n_tasks + nth - 1) / nth;
+    const int64_t begin = std::min(n_tasks, chunk * ith);
+    const int64_t end = std::min(n_tasks, begin + chunk);
+    work(begin, end, scores_.data() + static_cast<size_t>(ith) * n_ctx_);
+  });
+}
+
+void Session::forward(const TokenId* tokens, int32_t n, bool all_logits, float* logits) {
+  const Model& m = model_;
+  const HParams& hp = m.hparams();
+  const int32_t E = hp.n_embd;
+  const size_t un = static_cast<size_t>(n);
+  x_.resize(un * E);
+  h_.resize(un * std::max(E, hp.q_dim()));
+  q_.resize(un * hp.q_dim());
+  k_.resize(un * hp.kv_dim());
+  v_.resize(un * hp.v_dim());
+  attn_.resize(un * hp.q_dim());
+  tmp_.resize(un * E);
+  gate_.resize(un * hp.n_ff);
+  up_.resize(un * hp.n_ff);
+
+  const int32_t pos0 = n_past_;
+  for (int32_t t = 0; t < n; ++t) kernels::get_row(m.token_embd(), tokens[t], &x_[static_cast<size_t>(t) * E]);
+  fill_rope_tables(n, pos0);
+
+  for (int32_t il = 0; il < hp.n_layer; ++il) {
+    const LayerWeights& L = m.layers()[il];
+    // Attention block.
+    for (int32_t t = 0; t < n; ++t) {
+      ops::rms_norm(&x_[static_cast<size_t>(t) * E], L.attn_norm.data(), E, hp.rms_eps, &h_[static_cast<size_t>(t) * E]);
+    }
+    kernels::matmul(L.wq, h_.data(), n, q_.data(), pool_);
+    kernels::matmul(L.wk, h_.data(), n, k_.data(), pool_);
+    kernels::matmul(L.wv, h_.data(), n, v_.data(), pool_);
+    for (int32_t t = 0; t < n; ++t) {
+      apply_rope(&q_[static_cast<size_t>(t) * hp.q_dim()], hp.n_head, t);
+      apply_rope(&k_[static_cast<size_t>(t) * hp.kv_dim()], hp.n_head_kv, t);
+    }
+    std::copy(k_.begin(), k_.begin() + un * hp.kv_dim(),
+              k_cache_[il].begin() + static_cast<size_t>(pos0) * hp.kv_dim());
+    std::copy(v_.begin(), v_.begin() + un * hp.v_dim(),
+              v_cache_[il].begin() + static_cast<size_t>(pos0) * hp.v_dim());
+    attention(il, n, pos0);
+    kernels::matmul(L.wo, attn_.data(), n, tmp_.data(), pool_);
+    ops::add(x_.data(), tmp_.data(), static_cast<int64_t>(un) * E);
+
+    // Feed-forward block (SwiGLU).
+    for (int32_t t = 0; t < n; ++t) {
+      ops::rms_norm(&x_[static_cast<size_t>(t) * E], L.ffn_norm.data(), E, hp.rms_eps, &h_[static_cast<size_t>(t) * E]);
+    }
+    kernels::matmul(L.w_gate, h_.data(), n, gate_.data(), pool_);
+    kernels::matmul(L.w_up, h_.data(), n, up_.data(), pool_);
+    ops::swiglu(gate_.data(), up_.data(), static_cast<int64_t>(un) * hp.n_ff);
+    kernels::matmul(L.w_down, gate_.data(), n, tmp_.data(), pool_);
+    ops::add(x_.data(), tmp_.data(), static_cast<int64_t>(un) * E);
+  }
+  n_past_ += n;
+
+  if (!logits) return;
+  // Output head, for every token or just the last.
+  const int32_t first = all_logits ? 0 : n - 1;
+  const int32_t rows = n - first;
+  for (int32_t t = first; t < n; ++t) {
+    ops::rms_norm(&x_[static_cast<size_t>(t) * E], m.output_norm().data(), E, hp.rms_eps, &h_[static_cast<size_t>(t - first) * E]);
+  }
+  kernels::matmul(m.output(), h_.data(), rows, logits, pool_);
+}
+
+}  // namespace hearth
