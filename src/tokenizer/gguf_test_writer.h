@@ -95,7 +95,6 @@ class GgufTestWriter {
   uint64_t n_kv_ = 0;
 };
 
-
 struct TestToken {
   std::string text;
   float score = 0.0f;
@@ -112,8 +111,8 @@ inline std::vector<TestToken> spm_test_tokens(bool byte_tokens,
   if (byte_tokens) {
     static constexpr char kHex[] = "0123456789ABCDEF";
     for (int b = 0; b < 256; ++b) {
-      tokens.push_back({std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", 0,
-                        TokenType::Byte});
+      tokens.push_back(
+          {std::string("<0x") + kHex[b >> 4] + kHex[b & 15] + ">", 0, TokenType::Byte});
     }
   }
   tokens.insert(tokens.end(), extra.begin(), extra.end());

@@ -52,7 +52,8 @@ std::vector<Fragment> partition_special_tokens(std::string_view text, const Voca
     // Most special tokens never occur in a given text; skip the rebuild.
     bool occurs = false;
     for (const Fragment& f : fragments) {
-      if (f.is_text() && text.substr(f.offset, f.length).find(data.text) != std::string_view::npos) {
+      if (f.is_text() &&
+          text.substr(f.offset, f.length).find(data.text) != std::string_view::npos) {
         occurs = true;
         break;
       }

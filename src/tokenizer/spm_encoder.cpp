@@ -14,8 +14,7 @@ namespace {
 // (llama.cpp's unicode_len_utf8): continuation bytes and other invalid leads
 // count as one-byte characters.
 size_t utf8_sequence_length(unsigned char lead) {
-  static constexpr unsigned char kLengths[16] = {1, 1, 1, 1, 1, 1, 1, 1,
-                                                 1, 1, 1, 1, 2, 2, 3, 4};
+  static constexpr unsigned char kLengths[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
   return kLengths[lead >> 4];
 }
 

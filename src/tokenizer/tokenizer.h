@@ -43,15 +43,21 @@ class Tokenizer {
                                       bool parse_special) const = 0;
 
   // The bytes one token stands for, as printed while streaming. Control
-  // tokens give "" unless `special` is set (then their text).
+  // (and unknown) tokens give "" unless `special` is set (then their text).
+  // An id outside [0, n_vocab) throws hearth::Error.
   virtual std::string token_to_piece(TokenId id, bool special = false) const = 0;
 
   // Whole-sequence decode: concatenated pieces, with the leading space the
-  // tokenizer added (SentencePiece's space prefix) removed.
+  // tokenizer added (SentencePiece's space prefix) removed. As in
+  // llama_detokenize, only the first piece is stripped: after a leading BOS
+  // (which renders "") the space stays, [BOS, "▁Once"] -> " Once".
   virtual std::string decode(const std::vector<TokenId>& ids, bool special = false) const = 0;
 
   virtual int32_t n_vocab() const = 0;
   virtual std::string_view model_name() const = 0;  // "llama", "gpt2", ...
+  // Both throw hearth::Error for an id outside [0, n_vocab). token_type is
+  // the type the token behaves as: llama.cpp's load-time fix-ups can make a
+  // token CONTROL whatever the file says (e.g. "<|im_end|>", "<|eot_id|>").
   virtual const std::string& token_text(TokenId id) const = 0;
   virtual TokenType token_type(TokenId id) const = 0;
 

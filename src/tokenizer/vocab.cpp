@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
-#include <iterator>
 #include <limits>
 
 #include "gguf/gguf.h"
@@ -23,23 +22,26 @@ constexpr std::string_view kTokenTypeKey = "tokenizer.ggml.token_type";
 
 uint32_t attr_from_type(int64_t type) {
   switch (static_cast<TokenType>(type)) {
-    case TokenType::Undefined: return kAttrUndefined;
-    case TokenType::Normal: return kAttrNormal;
-    case TokenType::Unknown: return kAttrUnknown;
-    case TokenType::Control: return kAttrControl;
-    case TokenType::UserDefined: return kAttrUserDefined;
-    case TokenType::Unused: return kAttrUnused;
-    case TokenType::Byte: return kAttrByte;
+    case TokenType::Undefined:
+      return kAttrUndefined;
+    case TokenType::Normal:
+      return kAttrNormal;
+    case TokenType::Unknown:
+      return kAttrUnknown;
+    case TokenType::Control:
+      return kAttrControl;
+    case TokenType::UserDefined:
+      return kAttrUserDefined;
+    case TokenType::Unused:
+      return kAttrUnused;
+    case TokenType::Byte:
+      return kAttrByte;
   }
   return kAttrUndefined;
 }
 
-template <typename List>
-bool is_one_of(std::string_view text, const List& list) {
-  return std::find(std::begin(list), std::end(list), text) != std::end(list);
-}
 bool is_one_of(std::string_view text, std::initializer_list<std::string_view> list) {
-  return is_one_of<std::initializer_list<std::string_view>>(text, list);
+  return std::find(list.begin(), list.end(), text) != list.end();
 }
 
 bool contains_any(std::string_view haystack, std::initializer_list<std::string_view> needles) {
@@ -52,10 +54,28 @@ bool contains_any(std::string_view haystack, std::initializer_list<std::string_v
 // Token texts llama.cpp recognises as end-of-generation markers (its list in
 // llama_vocab::impl::load; the files rarely say which tokens end a turn).
 constexpr std::string_view kEogTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>",
-    "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]",
-    "<|end_of_text|>", "<end_of_utterance>", "<eos>", "<turn|>", "<|tool_response>",
-    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", "[e~[",
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<|return|>",
+    "<|call|>",
+    "<|flush|>",
+    "<|calls|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "</s>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "[EOT]",
+    "[EOS]",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+    "<eos>",
+    "<turn|>",
+    "<|tool_response>",
+    "<\uFF5Cend\u2581of\u2581sentence\uFF5C>",  // DeepSeek
+    "[e~[",
 };
 
 }  // namespace
@@ -85,10 +105,9 @@ Vocab Vocab::load(const gguf::File& file, const VocabDefaults& defaults) {
   }
   // Longest first, as llama.cpp matches them; equal lengths by id so that
   // the order is deterministic (llama.cpp's std::sort leaves it unspecified).
-  std::stable_sort(v.special_tokens_.begin(), v.special_tokens_.end(),
-                   [&v](TokenId a, TokenId b) {
-                     return v.token(a).text.size() > v.token(b).text.size();
-                   });
+  std::stable_sort(v.special_tokens_.begin(), v.special_tokens_.end(), [&v](TokenId a, TokenId b) {
+    return v.token(a).text.size() > v.token(b).text.size();
+  });
 
   v.apply_model_attr_fixups(file);
   return v;
@@ -201,7 +220,8 @@ void Vocab::read_special_ids(const gguf::File& file, const VocabDefaults& defaul
   add_bos_ = file.get_bool_or("tokenizer.ggml.add_bos_token", defaults.add_bos);
   add_eos_ = file.get_bool_or("tokenizer.ggml.add_eos_token", defaults.add_eos);
   add_sep_ = file.get_bool_or("tokenizer.ggml.add_sep_token", defaults.add_sep);
-  add_space_prefix_ = file.get_bool_or("tokenizer.ggml.add_space_prefix", defaults.add_space_prefix);
+  add_space_prefix_ =
+      file.get_bool_or("tokenizer.ggml.add_space_prefix", defaults.add_space_prefix);
   clean_spaces_ = defaults.clean_spaces;
 
   const auto require = [&](bool add, TokenId id, const char* add_key, const char* id_key) {
@@ -222,29 +242,23 @@ void Vocab::read_special_ids(const gguf::File& file, const VocabDefaults& defaul
 void Vocab::apply_text_fixups() {
   const auto detect = [this](TokenId& slot, std::initializer_list<std::string_view> texts) {
     if (slot >= 0) return;
-    for (TokenId id = 0; id < size(); ++id) {
-      if (is_one_of(token(id).text, texts)) {
-        slot = id;
-        tokens_[id].attr |= kAttrControl;
-        return;
-      }
+    for (std::string_view text : texts) {
+      const TokenId id = find(text);
+      if (id >= 0 && (slot < 0 || id < slot)) slot = id;
     }
+    if (slot >= 0) tokens_[slot].attr |= kAttrControl;
   };
-  const std::string_view deepseek_eos =
-      "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>";
+  const std::string_view deepseek_eos = "<\uFF5Cend\u2581of\u2581sentence\uFF5C>";
   detect(eot_, {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-                "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]", deepseek_eos,
-                "<end_of_utterance>"});
+                "<|end_of_text|>", "<EOT>", "_<EOT>", "[EOT]", deepseek_eos, "<end_of_utterance>"});
   detect(eom_, {"<|eom_id|>"});
-  detect(fim_pre_, {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>",
-                    "<\xef\xbd\x9c" "fim\xe2\x96\x81" "begin\xef\xbd\x9c>", "<PRE>",
-                    "\xe2\x96\x81<PRE>", "<|code_prefix|>", "<|prefix|>"});
-  detect(fim_suf_, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>",
-                    "<\xef\xbd\x9c" "fim\xe2\x96\x81" "hole\xef\xbd\x9c>", "<SUF>",
-                    "\xe2\x96\x81<SUF>", "<|code_suffix|>", "<|suffix|>"});
-  detect(fim_mid_, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>",
-                    "<\xef\xbd\x9c" "fim\xe2\x96\x81" "end\xef\xbd\x9c>", "<MID>",
-                    "\xe2\x96\x81<MID>", "<|code_middle|>", "<|middle|>"});
+  detect(fim_pre_,
+         {"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<\uFF5Cfim\u2581begin\uFF5C>", "<PRE>",
+          "\u2581<PRE>", "<|code_prefix|>", "<|prefix|>"});
+  detect(fim_suf_, {"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<\uFF5Cfim\u2581hole\uFF5C>",
+                    "<SUF>", "\u2581<SUF>", "<|code_suffix|>", "<|suffix|>"});
+  detect(fim_mid_, {"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<\uFF5Cfim\u2581end\uFF5C>",
+                    "<MID>", "\u2581<MID>", "<|code_middle|>", "<|middle|>"});
   detect(fim_pad_, {"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"});
   detect(fim_rep_, {"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"});
   detect(fim_sep_, {"<|file_sep|>"});
@@ -253,8 +267,8 @@ void Vocab::apply_text_fixups() {
   for (TokenId id : {fim_pad_, fim_rep_, fim_sep_}) {
     if (id >= 0) eog.push_back(id);
   }
-  for (TokenId id = 0; id < size(); ++id) {
-    if (is_one_of(token(id).text, kEogTexts)) {
+  for (std::string_view text : kEogTexts) {
+    if (const TokenId id = find(text); id >= 0) {
       eog.push_back(id);
       tokens_[id].attr |= kAttrControl;
     }

@@ -116,10 +116,8 @@ class Vocab {
   std::vector<TokenData> tokens_;
   std::unordered_map<std::string, TokenId, TextHash, std::equal_to<>> text_to_id_;
 
-  TokenId bos_ = -1, eos_ = -1, eot_ = -1, eom_ = -1, unk_ = -1, sep_ = -1, pad_ = -1,
-          mask_ = -1;
-  TokenId fim_pre_ = -1, fim_suf_ = -1, fim_mid_ = -1, fim_pad_ = -1, fim_rep_ = -1,
-          fim_sep_ = -1;
+  TokenId bos_ = -1, eos_ = -1, eot_ = -1, eom_ = -1, unk_ = -1, sep_ = -1, pad_ = -1, mask_ = -1;
+  TokenId fim_pre_ = -1, fim_suf_ = -1, fim_mid_ = -1, fim_pad_ = -1, fim_rep_ = -1, fim_sep_ = -1;
   bool add_bos_ = false, add_eos_ = false, add_sep_ = false;
   bool add_space_prefix_ = false, clean_spaces_ = false;
 
