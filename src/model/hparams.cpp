@@ -36,10 +36,12 @@ float get_positive(const gguf::File& f, const std::string& key, double fallback)
 HParams read_hparams(const gguf::File& f) {
   HParams hp;
   hp.arch = f.get_string("general.architecture");
-  if (hp.arch != "llama") {
-    throw Error(f.path() + ": architecture \"" + hp.arch +
-                "\" is not supported (supported: llama)");
+  const ArchTraits* traits = find_arch(hp.arch);
+  if (!traits) {
+    throw Error(f.path() + ": architecture \"" + hp.arch + "\" is not supported (supported: " +
+                supported_arch_names() + ")");
   }
+  hp.traits = *traits;
   const std::string p = hp.arch + ".";
   constexpr int64_t kMaxDim = 1 << 20;  // far above any real model, small enough to be safe
   hp.n_embd = get_count(f, p + "embedding_length", 1, kMaxDim);
@@ -77,7 +79,6 @@ HParams read_hparams(const gguf::File& f) {
   } else if (scaling != "none") {
     throw Error(f.path() + ": rope.scaling.type \"" + scaling + "\" is not supported");
   }
-  hp.rope_style = RopeStyle::Adjacent;
   return hp;
 }
 

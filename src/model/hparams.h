@@ -5,18 +5,17 @@
 #include <cstdint>
 #include <string>
 
+#include "model/arch.h"
+
 namespace hearth::gguf {
 class File;
 }
 
 namespace hearth {
 
-// How RoPE pairs up the dimensions of a head: adjacent pairs (x[2i], x[2i+1])
-// as llama does ("NORM"), or halves (x[i], x[i + n_rot/2]) as GPT-NeoX, Qwen do.
-enum class RopeStyle { Adjacent, Halves };
-
 struct HParams {
   std::string arch;     // general.architecture
+  ArchTraits traits;    // what this architecture changes in the shared block
   int32_t n_vocab = 0;  // rows of token_embd
   int32_t n_ctx_train = 0;
   int32_t n_embd = 0;
@@ -30,7 +29,6 @@ struct HParams {
   float rope_freq_base = 10000.0f;
   float rope_freq_scale = 1.0f;  // 1 / rope.scaling.factor for linear scaling
   float rms_eps = 1e-5f;
-  RopeStyle rope_style = RopeStyle::Adjacent;
 
   int32_t q_dim() const { return n_head * head_dim; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }

@@ -1,5 +1,6 @@
 #include "model/model.h"
 
+#include <cmath>
 #include <string>
 
 #include "util/error.h"
@@ -96,6 +97,14 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   } else {
     m->output_ = m->token_embd_;  // tied embeddings
   }
+  if (bind.find("rope_freqs.weight")) {
+    m->rope_freqs_ = bind.vector("rope_freqs.weight", hp.n_rot / 2);
+    for (const float f : m->rope_freqs_) {
+      if (!(f > 0) || !std::isfinite(f)) {
+        throw Error(path + ": tensor \"rope_freqs.weight\" holds a non-positive factor");
+      }
+    }
+  }
 
   m->layers_.resize(static_cast<size_t>(hp.n_layer));
   for (int32_t il = 0; il < hp.n_layer; ++il) {
@@ -106,6 +115,15 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
     L.wk = bind.matrix(b + "attn_k.weight", hp.n_embd, hp.kv_dim());
     L.wv = bind.matrix(b + "attn_v.weight", hp.n_embd, hp.v_dim());
     L.wo = bind.matrix(b + "attn_output.weight", hp.q_dim(), hp.n_embd);
+    if (hp.traits.qkv_bias) {
+      L.bq = bind.vector(b + "attn_q.bias", hp.q_dim());
+      L.bk = bind.vector(b + "attn_k.bias", hp.kv_dim());
+      L.bv = bind.vector(b + "attn_v.bias", hp.v_dim());
+    }
+    if (hp.traits.qk_norm) {
+      L.q_norm = bind.vector(b + "attn_q_norm.weight", hp.head_dim);
+      L.k_norm = bind.vector(b + "attn_k_norm.weight", hp.head_dim);
+    }
     L.ffn_norm = bind.vector(b + "ffn_norm.weight", hp.n_embd);
     L.w_gate = bind.matrix(b + "ffn_gate.weight", hp.n_embd, hp.n_ff);
     L.w_up = bind.matrix(b + "ffn_up.weight", hp.n_embd, hp.n_ff);

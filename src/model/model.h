@@ -16,6 +16,8 @@ namespace hearth {
 struct LayerWeights {
   std::vector<float> attn_norm;  // [n_embd]
   WeightMatrix wq, wk, wv, wo;   // [q_dim x n_embd], [kv_dim x n_embd] x2, [n_embd x q_dim]
+  std::vector<float> bq, bk, bv;      // projection biases (qkv_bias archs), else empty
+  std::vector<float> q_norm, k_norm;  // per-head norms [head_dim] (qk_norm archs), else empty
   std::vector<float> ffn_norm;   // [n_embd]
   WeightMatrix w_gate, w_up;     // [n_ff x n_embd]
   WeightMatrix w_down;           // [n_embd x n_ff]
@@ -41,6 +43,9 @@ class Model {
   const WeightMatrix& token_embd() const { return token_embd_; }
   const WeightMatrix& output() const { return output_; }  // token_embd when tied
   const std::vector<float>& output_norm() const { return output_norm_; }
+  // Per-frequency divisors of RoPE angles [n_rot/2] (Llama 3.1+ long-context
+  // scaling, stored as the rope_freqs tensor), or empty.
+  const std::vector<float>& rope_freqs() const { return rope_freqs_; }
   const std::vector<LayerWeights>& layers() const { return layers_; }
 
  private:
@@ -52,6 +57,7 @@ class Model {
   WeightMatrix token_embd_;
   WeightMatrix output_;
   std::vector<float> output_norm_;
+  std::vector<float> rope_freqs_;
   std::vector<LayerWeights> layers_;
 };
 

@@ -59,9 +59,11 @@ void Session::fill_rope_tables(int32_t n, int32_t pos0) {
   rope_sin_.resize(static_cast<size_t>(n) * half);
   for (int32_t t = 0; t < n; ++t) {
     const double pos = static_cast<double>(pos0 + t) * hp.rope_freq_scale;
+    const auto& freq_factors = model_.rope_freqs();
     for (int32_t i = 0; i < half; ++i) {
-      const double theta = pos * std::pow(static_cast<double>(hp.rope_freq_base),
-                                          -2.0 * i / static_cast<double>(hp.n_rot));
+      double theta = pos * std::pow(static_cast<double>(hp.rope_freq_base),
+                                    -2.0 * i / static_cast<double>(hp.n_rot));
+      if (!freq_factors.empty()) theta /= freq_factors[i];
       rope_cos_[static_cast<size_t>(t) * half + i] = static_cast<float>(std::cos(theta));
       rope_sin_[static_cast<size_t>(t) * half + i] = static_cast<float>(std::sin(theta));
     }
@@ -75,8 +77,9 @@ void Session::apply_rope(float* x, int32_t n_heads, int32_t t) const {
   const float* cos = rope_cos_.data() + static_cast<size_t>(t) * half;
   const float* sin = rope_sin_.data() + static_cast<size_t>(t) * half;
   // Adjacent pairs (x[2i], x[2i+1]) or halves (x[i], x[i + n_rot/2]).
-  const int32_t stride = hp.rope_style == RopeStyle::Adjacent ? 2 : 1;
-  const int32_t partner = hp.rope_style == RopeStyle::Adjacent ? 1 : half;
+  const bool adjacent = hp.traits.rope_style == RopeStyle::Adjacent;
+  const int32_t stride = adjacent ? 2 : 1;
+  const int32_t partner = adjacent ? 1 : half;
   for (int32_t h = 0; h < n_heads; ++h) {
     float* head = x + static_cast<size_t>(h) * hp.head_dim;
     for (int32_t i = 0; i < half; ++i) {
@@ -160,8 +163,25 @@ void Session::forward(const TokenId* tokens, int32_t n, bool all_logits, float* 
     kernels::matmul(L.wk, h_.data(), n, k_.data(), pool_);
     kernels::matmul(L.wv, h_.data(), n, v_.data(), pool_);
     for (int32_t t = 0; t < n; ++t) {
-      apply_rope(&q_[static_cast<size_t>(t) * hp.q_dim()], hp.n_head, t);
-      apply_rope(&k_[static_cast<size_t>(t) * hp.kv_dim()], hp.n_head_kv, t);
+      float* q = &q_[static_cast<size_t>(t) * hp.q_dim()];
+      float* k = &k_[static_cast<size_t>(t) * hp.kv_dim()];
+      if (!L.bq.empty()) {
+        ops::add(q, L.bq.data(), hp.q_dim());
+        ops::add(k, L.bk.data(), hp.kv_dim());
+        ops::add(&v_[static_cast<size_t>(t) * hp.v_dim()], L.bv.data(), hp.v_dim());
+      }
+      if (!L.q_norm.empty()) {
+        for (int32_t h = 0; h < hp.n_head; ++h) {
+          float* head = q + static_cast<size_t>(h) * hp.head_dim;
+          ops::rms_norm(head, L.q_norm.data(), hp.head_dim, hp.rms_eps, head);
+        }
+        for (int32_t h = 0; h < hp.n_head_kv; ++h) {
+          float* head = k + static_cast<size_t>(h) * hp.head_dim;
+          ops::rms_norm(head, L.k_norm.data(), hp.head_dim, hp.rms_eps, head);
+        }
+      }
+      apply_rope(q, hp.n_head, t);
+      apply_rope(k, hp.n_head_kv, t);
     }
     std::copy(k_.begin(), k_.begin() + un * hp.kv_dim(),
               k_cache_[il].begin() + static_cast<size_t>(pos0) * hp.kv_dim());

@@ -4,6 +4,7 @@
 // thread-count independence, on every kernel path this CPU can run.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,8 @@ std::vector<Param> all_params() {
       {"llama-spm-BF16", true},
       {"llama-bpe-tied-F32", false},
       {"stories260K-F32", false},
+      {"qwen2-F32", false},
+      {"qwen3-F32", false},
   };
   std::vector<Param> out;
   for (const auto isa : {kernels::Isa::Scalar, kernels::Isa::Avx2, kernels::Isa::Avx512}) {
@@ -103,6 +106,9 @@ TEST_P(LogitsGolden, MatchesReference) {
     SCOPED_TRACE(sequential ? "token by token" : "batched");
     const auto ours = evaluate(*model, g.tokens, sequential, 2);
     const auto d = compare_logits(ours, ref, g.n_vocab);
+    std::printf("[ metrics  ] %s %s: rel_rms %.2e max_abs %.2e argmax %d/%d\n", c.golden.c_str(),
+                sequential ? "sequential" : "batched", d.rel_rms, d.max_abs, d.argmax_agree,
+                d.rows);
     EXPECT_LE(d.rel_rms, 1e-5) << "max_abs " << d.max_abs;
     EXPECT_EQ(d.argmax_agree, d.rows);
     if (c.exact_weights_reference) {
