@@ -4,6 +4,11 @@
 // other project headers with inline code (see the ODR note in matmul_table.h).
 #include <immintrin.h>
 
+// GCC 12's _mm512_undefined_* (used inside many intrinsics) self-initialise
+// a variable, which -Wall reports as uninitialised use: a false positive.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include "kernels/matmul_table.h"
 
 namespace hearth::kernels::detail {

@@ -34,9 +34,10 @@ inline void cpu_relax() {
 // job without a futex wake-up (which costs several microseconds); after a
 // whole token's worth of silence it sleeps and stops burning the core.
 constexpr auto kWorkerSpin = std::chrono::microseconds(50);
-// The caller spins this many rounds waiting for the workers before it starts
-// yielding (which matters only when threads outnumber cores).
-constexpr int kCallerSpinRounds = 1 << 14;
+// The caller spins this many rounds (tens of microseconds) waiting for the
+// workers before it starts yielding its core: that matters only when threads
+// outnumber free cores and a worker has been descheduled.
+constexpr int kCallerSpinRounds = 1024;
 
 }  // namespace
 
@@ -110,20 +111,28 @@ struct ThreadPool::State {
       cv.notify_all();
     }
   }
+
+  void shutdown() {
+    stop.store(true, std::memory_order_release);
+    wake();
+    for (auto& t : workers) t.join();
+    workers.clear();
+  }
 };
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), state_(std::make_unique<State>()) {
   state_->workers.reserve(static_cast<size_t>(n_threads_ - 1));
-  for (int i = 1; i < n_threads_; ++i) {
-    state_->workers.emplace_back([s = state_.get(), i, n = n_threads_] { s->worker_loop(i, n); });
+  try {
+    for (int i = 1; i < n_threads_; ++i) {
+      state_->workers.emplace_back([s = state_.get(), i, n = n_threads_] { s->worker_loop(i, n); });
+    }
+  } catch (...) {
+    state_->shutdown();  // the destructor will not run: join the workers already started
+    throw;
   }
 }
 
-ThreadPool::~ThreadPool() {
-  state_->stop.store(true, std::memory_order_release);
-  state_->wake();
-  for (auto& t : state_->workers) t.join();
-}
+ThreadPool::~ThreadPool() { state_->shutdown(); }
 
 void ThreadPool::run(const std::function<void(int, int)>& fn) {
   State& s = *state_;

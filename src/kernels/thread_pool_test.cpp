@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -49,7 +50,7 @@ TEST(ThreadPool, RunCallsEveryIndexOnceWithCallerAsZero) {
 TEST(ThreadPool, ManyRapidRuns) {
   for (int n : {2, 3}) {
     ThreadPool pool(n);
-    const int runs = n <= static_cast<int>(std::thread::hardware_concurrency()) ? 50000 : 2000;
+    const int runs = n <= static_cast<int>(std::thread::hardware_concurrency()) ? 20000 : 1000;
     std::vector<int64_t> per_thread(static_cast<size_t>(n) * 16, 0);  // padded: one cache line each
     for (int r = 0; r < runs; ++r) {
       pool.run([&](int i, int) { per_thread[static_cast<size_t>(i) * 16] += r; });
@@ -68,6 +69,21 @@ TEST(ThreadPool, WakesSleepingWorkers) {
     EXPECT_EQ(count.load(), 3);
     std::this_thread::sleep_for(std::chrono::milliseconds(r % 2 ? 2 : 0));
   }
+}
+
+// Pauses around the workers' spin time, so waking races with falling asleep;
+// a lost wake-up would hang here.
+TEST(ThreadPool, NoLostWakeUps) {
+  ThreadPool pool(2);
+  std::mt19937 rng(42);
+  std::uniform_int_distribution<int> pause_us(0, 120);
+  std::atomic<int> count{0};
+  const int runs = 1500;
+  for (int r = 0; r < runs; ++r) {
+    pool.run([&](int, int) { count++; });
+    std::this_thread::sleep_for(std::chrono::microseconds(pause_us(rng)));
+  }
+  EXPECT_EQ(count.load(), 2 * runs);
 }
 
 TEST(ThreadPool, DestroysIdleAndFreshPools) {
