@@ -170,15 +170,19 @@ std::string check_tensor_shape(GgmlType type, std::span<const int64_t> dims,
            std::to_string(kMaxDims) + " allowed)";
   }
   const GgmlTypeTraits tr = traits(type);
-  uint64_t count = 1;
+  // `span` is the product of the dimensions with zeros counted as 1: every
+  // row size and stride a consumer computes is at most that, so it must fit
+  // ggml's int64 even when a zero dimension makes the tensor empty.
+  uint64_t span = 1;
+  bool empty = false;
   for (size_t d = 0; d < dims.size(); ++d) {
     if (dims[d] < 0) {
       return "has a negative dimension (dimension " + std::to_string(d) + " = " +
              std::to_string(dims[d]) + ")";
     }
-    // ggml computes sizes in int64: the element count must fit there.
-    if (!checked_mul(count, static_cast<uint64_t>(dims[d]), &count) ||
-        count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    empty |= dims[d] == 0;
+    if (!checked_mul(span, std::max<uint64_t>(static_cast<uint64_t>(dims[d]), 1), &span) ||
+        span > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
       std::string shape;
       for (const int64_t v : dims) shape += (shape.empty() ? "" : ", ") + std::to_string(v);
       return "has an absurd shape [" + shape + "] (the element count overflows)";
@@ -189,11 +193,15 @@ std::string check_tensor_shape(GgmlType type, std::span<const int64_t> dims,
            " elements per row, not a multiple of its block size " +
            std::to_string(tr.block_elems);
   }
-  // dims[0] is a whole number of blocks, so count is too.
-  if (!checked_mul(count / tr.block_elems, tr.block_bytes, n_bytes)) {
+  // The bytes of `span` elements in whole blocks bound every byte size and
+  // stride the same way; exact for a non-empty tensor, whose rows are whole
+  // blocks.
+  uint64_t span_bytes;
+  if (!checked_mul((span + tr.block_elems - 1) / tr.block_elems, tr.block_bytes, &span_bytes)) {
     return "has a size in bytes that overflows";
   }
-  *n_elements = static_cast<int64_t>(count);
+  *n_elements = empty ? 0 : static_cast<int64_t>(span);
+  *n_bytes = empty ? 0 : span_bytes;
   return {};
 }
 

@@ -33,18 +33,30 @@ inline constexpr size_t kMaxTensorName = 63;
 // The metadata value type of a C++ element type (numbers and bool).
 template <typename T>
 constexpr ValueType value_type_of() {
-  if constexpr (std::is_same_v<T, bool>) return ValueType::BOOL;
-  else if constexpr (std::is_same_v<T, uint8_t>) return ValueType::UINT8;
-  else if constexpr (std::is_same_v<T, int8_t>) return ValueType::INT8;
-  else if constexpr (std::is_same_v<T, uint16_t>) return ValueType::UINT16;
-  else if constexpr (std::is_same_v<T, int16_t>) return ValueType::INT16;
-  else if constexpr (std::is_same_v<T, uint32_t>) return ValueType::UINT32;
-  else if constexpr (std::is_same_v<T, int32_t>) return ValueType::INT32;
-  else if constexpr (std::is_same_v<T, uint64_t>) return ValueType::UINT64;
-  else if constexpr (std::is_same_v<T, int64_t>) return ValueType::INT64;
-  else if constexpr (std::is_same_v<T, float>) return ValueType::FLOAT32;
-  else if constexpr (std::is_same_v<T, double>) return ValueType::FLOAT64;
-  else static_assert(!sizeof(T), "not a GGUF numeric element type");
+  if constexpr (std::is_same_v<T, bool>)
+    return ValueType::BOOL;
+  else if constexpr (std::is_same_v<T, uint8_t>)
+    return ValueType::UINT8;
+  else if constexpr (std::is_same_v<T, int8_t>)
+    return ValueType::INT8;
+  else if constexpr (std::is_same_v<T, uint16_t>)
+    return ValueType::UINT16;
+  else if constexpr (std::is_same_v<T, int16_t>)
+    return ValueType::INT16;
+  else if constexpr (std::is_same_v<T, uint32_t>)
+    return ValueType::UINT32;
+  else if constexpr (std::is_same_v<T, int32_t>)
+    return ValueType::INT32;
+  else if constexpr (std::is_same_v<T, uint64_t>)
+    return ValueType::UINT64;
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return ValueType::INT64;
+  else if constexpr (std::is_same_v<T, float>)
+    return ValueType::FLOAT32;
+  else if constexpr (std::is_same_v<T, double>)
+    return ValueType::FLOAT64;
+  else
+    static_assert(!sizeof(T), "not a GGUF numeric element type");
 }
 
 // Array builders. Numbers are packed little-endian, as Array::raw holds them.
@@ -124,12 +136,16 @@ class Writer {
     std::vector<uint8_t> owned;  // data given as a span
     FillFn fill;                 // data given as a callback
   };
-  class Sink;
+  using Output = std::function<void(const uint8_t* p, size_t n)>;
+
+  void set_unsigned(std::string_view key, ValueType type, uint64_t u);
+  void set_signed(std::string_view key, ValueType type, int64_t i);
 
   // Offset in the data section of each tensor, and the padded section size.
   std::vector<uint64_t> tensor_offsets(uint64_t* data_size) const;
-  uint64_t header_size() const;
-  void emit(Sink& out) const;
+  // Sends the file to `out` front to back; with_data = false stops after the
+  // header's padding (to measure it).
+  void emit(const Output& out, bool with_data) const;
 
   std::vector<KeyValue> metadata_;
   std::vector<Tensor> tensors_;
