@@ -4,10 +4,14 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "kernels/matmul_table.h"
 #include "kernels/thread_pool.h"
+#include "tensor/quants.h"
 #include "util/error.h"
 
 namespace hearth::kernels {
@@ -32,9 +36,13 @@ constexpr FindFn kFinders[] = {detail::find_scalar_kernels, detail::find_avx2_ke
 
 // The active ISA's kernels for `type`, or those of the best lower ISA that has
 // some (a type may not have SIMD kernels everywhere yet); nullptr if none.
-const TypeKernels* find_kernels(GgmlType type) {
+// *isa (optional) gets the ISA they belong to.
+const TypeKernels* find_kernels(GgmlType type, Isa* isa = nullptr) {
   for (int i = static_cast<int>(active_isa()); i >= 0; --i) {
-    if (const TypeKernels* k = kFinders[i](type)) return k;
+    if (const TypeKernels* k = kFinders[i](type)) {
+      if (isa != nullptr) *isa = static_cast<Isa>(i);
+      return k;
+    }
   }
   return nullptr;
 }
@@ -82,12 +90,29 @@ const TypeKernels& checked_kernels(const WeightMatrix& w, const char* what) {
   return *k;
 }
 
+std::atomic<bool>& exact_weights_flag() {
+  static std::atomic<bool> flag{[] {
+    const char* env = std::getenv("HEARTH_EXACT_WEIGHTS");
+    return env != nullptr && *env != '\0' && std::string(env) != "0";
+  }()};
+  return flag;
+}
+
+// How a matmul computes: F32/F16/BF16 tiles on F32 activations; integer
+// tiles on activations quantized per token; or (exact-weights mode for a
+// quantized type) F32 tiles on weight rows decoded to F32 a tile at a time.
+enum class Mode { Dense, Quantized, DecodedRows };
+
 struct Job {
-  const TypeKernels* k;
+  const TypeKernels* k;  // the kernels doing the arithmetic
+  Mode mode;
   const uint8_t* w;
   size_t row_bytes;
   int64_t rows, cols;
   const float* x;
+  const uint8_t* xq;    // Mode::Quantized: token t's activations at xq + t * xq_row_bytes
+  size_t xq_row_bytes;
+  detail::RowToF32Fn decode;  // Mode::DecodedRows: the weight type's decoder
   float* y;
   int64_t n_tokens;
   int64_t token_block;  // multiple of k->tile_tokens
@@ -100,14 +125,29 @@ struct Job {
 void run_range(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
   const int mr = j.k->tile_rows;
   const int mt = j.k->tile_tokens;
+  // DecodedRows: this thread's F32 copy of the current row tile, decoded once
+  // per token block. Reused across calls to save allocations.
+  thread_local std::vector<float> decoded;
+  if (j.mode == Mode::DecodedRows) decoded.resize(static_cast<size_t>(mr * j.cols));
   for (int64_t tb = t0; tb < t1; tb += j.token_block) {
     const int64_t te = std::min(t1, tb + j.token_block);
     for (int64_t r = r0; r < r1; r += mr) {
       const int nr = static_cast<int>(std::min<int64_t>(mr, r1 - r));
       const uint8_t* w = j.w + static_cast<size_t>(r) * j.row_bytes;
+      size_t w_stride = j.row_bytes;
+      if (j.mode == Mode::DecodedRows) {
+        for (int i = 0; i < nr; ++i) j.decode(w + i * j.row_bytes, j.cols, decoded.data() + i * j.cols);
+        w = reinterpret_cast<const uint8_t*>(decoded.data());
+        w_stride = static_cast<size_t>(j.cols) * sizeof(float);
+      }
       for (int64_t t = tb; t < te; t += mt) {
         const int nt = static_cast<int>(std::min<int64_t>(mt, te - t));
-        j.k->tile[nr - 1][nt - 1](w, j.row_bytes, j.x + t * j.cols, j.cols, j.y + t * j.rows + r, j.rows);
+        float* y = j.y + t * j.rows + r;
+        if (j.mode == Mode::Quantized) {
+          j.k->qtile[nr - 1][nt - 1](w, w_stride, j.xq + t * j.xq_row_bytes, j.xq_row_bytes, j.cols, y, j.rows);
+        } else {
+          j.k->tile[nr - 1][nt - 1](w, w_stride, j.x + t * j.cols, j.cols, y, j.rows);
+        }
       }
     }
   }
@@ -115,7 +155,17 @@ void run_range(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
 
 }  // namespace
 
+bool exact_weights() { return exact_weights_flag().load(std::memory_order_relaxed); }
+
+void set_exact_weights(bool exact) { exact_weights_flag().store(exact, std::memory_order_relaxed); }
+
 bool supports(GgmlType type) { return find_kernels(type) != nullptr; }
+
+Isa kernel_isa(GgmlType type) {
+  Isa isa = Isa::Scalar;
+  find_kernels(type, &isa);
+  return isa;
+}
 
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool) {
   const TypeKernels& k = checked_kernels(w, "matmul");
@@ -126,8 +176,29 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     return;
   }
 
-  Job job{&k, static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, x, y, n_tokens, 0};
-  const int64_t mt = k.tile_tokens;
+  Job job{&k, Mode::Dense, static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, x, nullptr, 0,
+          nullptr, y, n_tokens, 0};
+  // Quantized activations of this call; thread_local so that repeated calls
+  // reuse the allocation (workers only read it while this thread waits).
+  thread_local std::vector<uint8_t> xq;
+  if (k.act_type != GgmlType::F32) {
+    if (exact_weights()) {
+      job.mode = Mode::DecodedRows;
+      job.decode = k.to_f32;
+      job.k = find_kernels(GgmlType::F32);
+    } else {
+      // Each token's row is quantized on its own, so its result does not
+      // depend on the other tokens of the batch.
+      job.mode = Mode::Quantized;
+      job.xq_row_bytes = quant_row_bytes(k.act_type, w.cols);
+      xq.resize(job.xq_row_bytes * static_cast<size_t>(n_tokens));
+      for (int64_t t = 0; t < n_tokens; ++t) {
+        quantize_activations(k.act_type, x + t * w.cols, xq.data() + t * job.xq_row_bytes, w.cols);
+      }
+      job.xq = xq.data();
+    }
+  }
+  const int64_t mt = job.k->tile_tokens;
   job.token_block = std::max<int64_t>(1, kTokenBlockBytes / (w.cols * static_cast<int64_t>(sizeof(float))) / mt) * mt;
 
   const int64_t work = w.rows * w.cols * n_tokens;
@@ -139,7 +210,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   // Split over whole row tiles, or over token tiles when there are too few
   // rows to go round (e.g. a tiny output layer during prefill). The lambdas
   // capture one pointer so std::function stores them without allocating.
-  const int64_t row_tiles = (w.rows + k.tile_rows - 1) / k.tile_rows;
+  const int64_t row_tiles = (w.rows + job.k->tile_rows - 1) / job.k->tile_rows;
   const int64_t token_tiles = (n_tokens + mt - 1) / mt;
   if (row_tiles >= threads || token_tiles <= row_tiles) {
     pool->parallel_for(row_tiles, [&job](int64_t b, int64_t e) {

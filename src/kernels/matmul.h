@@ -38,6 +38,20 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
 // Decodes row `row` of w into out[0 .. w.cols) (embedding lookup).
 void get_row(const WeightMatrix& w, int64_t row, float* out);
 
+// Quantized weights (Q4_0 .. IQ4_XS) are multiplied in one of two ways:
+//  * fast (default): each token's activations are quantized once to the
+//    weight type's activation format (Q8_0, Q8_1 or Q8_K) and multiplied with
+//    integer dot products, as the reference runtime (ggml) does, whose
+//    results this reproduces to float rounding;
+//  * exact weights: weight rows are decoded exactly to F32 and multiplied
+//    with the F32 activations (a reference path: slower, no activation
+//    rounding).
+// HEARTH_EXACT_WEIGHTS=1 (environment) selects exact weights at start-up;
+// set_exact_weights() switches at any time (not during a matmul). F32, F16
+// and BF16 weights always use F32 activations.
+bool exact_weights();
+void set_exact_weights(bool exact);
+
 // Instruction-set paths. The best one the CPU supports is chosen at start-up;
 // HEARTH_ISA=scalar|avx2|avx512 (environment) or force_isa() overrides it
 // (tests run every path this machine can execute).
@@ -47,6 +61,10 @@ bool cpu_supports(Isa isa);
 // Returns false (and changes nothing) when the CPU lacks `isa`.
 bool force_isa(Isa isa);
 std::string_view isa_name(Isa isa);
+// The path whose kernels matmul uses for `type` now: the active one, or the
+// best lower one when the active one has no kernels for that type (yet).
+// (In exact-weights mode, quantized types run on the F32 kernels instead.)
+Isa kernel_isa(GgmlType type);
 // "avx512 (cpu: avx2 fma f16c avx512f avx512bw avx512vl avx512_vnni avx512_bf16)"
 std::string cpu_features_string();
 

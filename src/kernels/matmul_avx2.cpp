@@ -135,7 +135,7 @@ const TypeKernels* find_avx2_kernels(GgmlType type) {
   for (const KernelEntry& e : kTable) {
     if (e.type == type) return &e.kernels;
   }
-  return nullptr;
+  return find_avx2_quant_kernels(type);
 }
 
 }  // namespace hearth::kernels::detail

@@ -136,7 +136,7 @@ const TypeKernels* find_avx512_kernels(GgmlType type) {
   for (const KernelEntry& e : kTable) {
     if (e.type == type) return &e.kernels;
   }
-  return nullptr;
+  return find_avx512_quant_kernels(type);
 }
 
 }  // namespace hearth::kernels::detail

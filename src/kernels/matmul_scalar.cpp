@@ -88,7 +88,7 @@ const TypeKernels* find_scalar_kernels(GgmlType type) {
   for (const KernelEntry& e : kTable) {
     if (e.type == type) return &e.kernels;
   }
-  return nullptr;
+  return find_scalar_quant_kernels(type);
 }
 
 }  // namespace hearth::kernels::detail

@@ -10,6 +10,13 @@
 // A new weight type (Q8_0, Q4_K, ...) adds one entry per ISA it has kernels
 // for; the driver falls back to a lower ISA for types a higher one lacks.
 //
+// Quantized weight types (act_type != F32) have qtile instead of tile: the
+// driver first quantizes each token's activations to act_type (ggml's
+// vec_dot_type, with tensor/quants.h's quantize_activations, identical on
+// every ISA), and qtile computes the integer dot products. In exact-weights
+// mode (set_exact_weights) the driver instead decodes weight rows with to_f32
+// and runs the active ISA's F32 tiles on them (see matmul.cpp).
+//
 // Determinism contract for every tile function of one ISA and type: the value
 // written for (row r, token t) is computed by the same sequence of operations
 // whatever the tile shape and whatever else is in the tile, so batched and
@@ -40,12 +47,18 @@ using TileFn = void (*)(const uint8_t* w, size_t row_bytes, const float* x, int6
                         int64_t y_stride);
 // out[0 .. cols) = row decoded to F32, exactly.
 using RowToF32Fn = void (*)(const uint8_t* row, int64_t cols, float* out);
+// As TileFn, for quantized weights: token j's activations are the act_type
+// row at xq + j * xq_row_bytes.
+using QTileFn = void (*)(const uint8_t* w, size_t row_bytes, const uint8_t* xq, size_t xq_row_bytes, int64_t cols,
+                         float* y, int64_t y_stride);
 
 struct TypeKernels {
   int tile_rows = 0;    // largest tile: tile_rows x tile_tokens
   int tile_tokens = 0;  // every smaller shape is present too
   TileFn tile[kMaxTileRows][kMaxTileTokens] = {};
   RowToF32Fn to_f32 = nullptr;
+  GgmlType act_type = GgmlType::F32;  // F32: tile is used; else qtile
+  QTileFn qtile[kMaxTileRows][kMaxTileTokens] = {};
 };
 
 // Kernels of one ISA for `type`, or nullptr when that ISA has none.
@@ -53,6 +66,11 @@ struct TypeKernels {
 const TypeKernels* find_scalar_kernels(GgmlType type);
 const TypeKernels* find_avx2_kernels(GgmlType type);
 const TypeKernels* find_avx512_kernels(GgmlType type);
+// The quantized-weight kernels (matmul_quant_<isa>.cpp), which the ISA's
+// find_*_kernels also returns. The scalar ones cover every quantized type.
+const TypeKernels* find_scalar_quant_kernels(GgmlType type);
+const TypeKernels* find_avx2_quant_kernels(GgmlType type);
+const TypeKernels* find_avx512_quant_kernels(GgmlType type);
 
 // Builds a TypeKernels from a kernel family K (a file-local struct) with
 //   static constexpr int kTileRows, kTileTokens;
@@ -85,6 +103,41 @@ constexpr TypeKernels make_type_kernels_impl(std::integer_sequence<int, I...>) {
 template <class K>
 constexpr TypeKernels make_type_kernels() {
   return make_type_kernels_impl<K>(std::make_integer_sequence<int, kMaxTileRows * kMaxTileTokens>{});
+}
+
+// The same for a quantized kernel family K with
+//   static constexpr GgmlType kActType;
+//   static constexpr int kTileRows, kTileTokens;
+//   template <int NR, int NT> static void qtile(<QTileFn arguments>);
+//   static void to_f32(<RowToF32Fn arguments>);
+template <class K, int I>
+constexpr QTileFn qtile_entry() {
+  constexpr int nr = I / kMaxTileTokens + 1;
+  constexpr int nt = I % kMaxTileTokens + 1;
+  if constexpr (nr <= K::kTileRows && nt <= K::kTileTokens) {
+    return &K::template qtile<nr, nt>;
+  } else {
+    return nullptr;
+  }
+}
+
+template <class K, int... I>
+constexpr TypeKernels make_quant_type_kernels_impl(std::integer_sequence<int, I...>) {
+  static_assert(K::kTileRows >= 1 && K::kTileRows <= kMaxTileRows);
+  static_assert(K::kTileTokens >= 1 && K::kTileTokens <= kMaxTileTokens);
+  static_assert(K::kActType != GgmlType::F32);
+  TypeKernels k;
+  k.tile_rows = K::kTileRows;
+  k.tile_tokens = K::kTileTokens;
+  ((k.qtile[I / kMaxTileTokens][I % kMaxTileTokens] = qtile_entry<K, I>()), ...);
+  k.to_f32 = &K::to_f32;
+  k.act_type = K::kActType;
+  return k;
+}
+
+template <class K>
+constexpr TypeKernels make_quant_type_kernels() {
+  return make_quant_type_kernels_impl<K>(std::make_integer_sequence<int, kMaxTileRows * kMaxTileTokens>{});
 }
 
 struct KernelEntry {

@@ -125,24 +125,28 @@ TEST(MatmulIsa, NamesAndSupport) {
   }
 }
 
-TEST(Matmul, SupportsOnlyDenseFloatTypes) {
-  EXPECT_TRUE(supports(GgmlType::F32));
-  EXPECT_TRUE(supports(GgmlType::F16));
-  EXPECT_TRUE(supports(GgmlType::BF16));
-  EXPECT_FALSE(supports(GgmlType::Q8_0));
-  EXPECT_FALSE(supports(GgmlType::Q4_K));
-  EXPECT_FALSE(supports(GgmlType::I32));
+TEST(Matmul, SupportsTheDenseAndQuantizedWeightTypes) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_0, GgmlType::Q4_1,
+                     GgmlType::Q5_0, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q5_K,
+                     GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS}) {
+    EXPECT_TRUE(supports(t)) << type_name(t);
+  }
+  // Activation-only formats and the types without kernels yet.
+  for (GgmlType t : {GgmlType::Q8_1, GgmlType::Q8_K, GgmlType::IQ2_XXS, GgmlType::IQ1_S, GgmlType::TQ1_0,
+                     GgmlType::MXFP4, GgmlType::I32}) {
+    EXPECT_FALSE(supports(t)) << type_name(t);
+  }
 }
 
 TEST(Matmul, UnsupportedTypeThrowsNamingIt) {
-  std::vector<uint8_t> data(144 * 2);
-  const WeightMatrix w{GgmlType::Q4_K, data.data(), 2, 256, 144};
+  std::vector<uint8_t> data(66 * 2);
+  const WeightMatrix w{GgmlType::IQ2_XXS, data.data(), 2, 256, 66};
   std::vector<float> x(256), y(2), row(256);
   try {
     matmul(w, x.data(), 1, y.data(), nullptr);
     ADD_FAILURE() << "no exception";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("Q4_K"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("IQ2_XXS"), std::string::npos) << e.what();
   }
   EXPECT_THROW(get_row(w, 0, row.data()), Error);
 }
