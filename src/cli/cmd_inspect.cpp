@@ -16,6 +16,8 @@
 
 #include "cli/commands.h"
 #include "gguf/gguf.h"
+#include "kernels/matmul.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace hearth::cli {
@@ -30,15 +32,49 @@ constexpr size_t kTextValueBudget = 32;     // elements of one (nested) value sh
 constexpr size_t kTextStringPreview = 160;  // bytes of a string shown as text
 constexpr size_t kJsonArrayPreview = 16;    // elements of one array in JSON
 
-// ---------------------------------------------------------------- lead's spot
+// ---------------------------------------------------------------- summary
+
+// "id 'text'" for a special token, or "none".
+std::string describe_token(const Tokenizer& tok, TokenId id) {
+  if (id < 0 || id >= tok.n_vocab()) return "none";
+  std::string text;
+  for (const char c : tok.token_text(id)) {  // no terminal control bytes from the file
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      text += buf;
+    } else {
+      text += c;
+    }
+  }
+  return std::to_string(id) + " '" + text + "'";
+}
 
 // Summary lines that need more than the GGUF layer, as (label, value) pairs:
-// shown under the header in text and as "summary" in JSON.
-// TODO(lead): add the "tokenizer summary" (model, vocab size, special tokens)
-// and "kernel path" (the matmul kernels this file's types will use) lines here.
+// shown under the header in text and as "summary" in JSON. A tokenizer Hearth
+// cannot load is reported here rather than failing the whole inspection.
 std::vector<std::pair<std::string, std::string>> extra_summary(const gguf::File& file) {
-  (void)file;
-  return {};
+  std::vector<std::pair<std::string, std::string>> lines;
+  lines.emplace_back("kernels", kernels::cpu_features_string());
+  if (!file.find("tokenizer.ggml.model")) return lines;
+  try {
+    const auto tok = Tokenizer::from_gguf(file);
+    std::string model(tok->model_name());
+    if (!tok->pre_tokenizer_name().empty()) model += ", pre " + std::string(tok->pre_tokenizer_name());
+    lines.emplace_back("tokenizer", model + ", " + std::to_string(tok->n_vocab()) + " tokens");
+    lines.emplace_back("bos", describe_token(*tok, tok->bos()) +
+                                  (tok->add_bos() ? " (added)" : " (not added)"));
+    lines.emplace_back("eos", describe_token(*tok, tok->eos()));
+    std::string eog;
+    for (TokenId id = 0; id < tok->n_vocab(); ++id) {
+      if (tok->is_eog(id)) eog += (eog.empty() ? "" : ", ") + describe_token(*tok, id);
+    }
+    lines.emplace_back("end of generation", eog.empty() ? "none" : eog);
+  } catch (const Error& e) {
+    lines.emplace_back("tokenizer", std::string("cannot load: ") + e.what());
+  }
+  return lines;
 }
 
 // ---------------------------------------------------------------- formatting

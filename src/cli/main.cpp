@@ -12,9 +12,7 @@
 namespace {
 
 std::string version_string() {
-  return std::string("hearth 0.1.0 (kernels: ") +
-         std::string(hearth::kernels::isa_name(hearth::kernels::active_isa())) + "; " +
-         hearth::kernels::cpu_features_string() + ")";
+  return "hearth 0.1.0 (kernels: " + hearth::kernels::cpu_features_string() + ")";
 }
 
 }  // namespace
@@ -28,6 +26,10 @@ int main(int argc, char** argv) {
   hearth::cli::add_run_command(app, exit_code);
   hearth::cli::add_inspect_command(app, exit_code);
   hearth::cli::add_logits_command(app, exit_code);
+  hearth::cli::add_tokenize_command(app, exit_code);
+  hearth::cli::add_bench_command(app, exit_code);
+  hearth::cli::add_synth_command(app, exit_code);
+  hearth::cli::add_template_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -27,7 +27,47 @@ constexpr int64_t kMinWorkPerThread = 32 * 1024;
 
 // Activations of one token block are swept once per weight tile; keep the
 // block about this size so it stays in L2 while the weight rows stream.
+// (Each token block streams the weights once more from memory.)
 constexpr int64_t kTokenBlockBytes = 256 * 1024;
+
+// Dense prefill goes in column blocks of kChunkCols: a block of a long
+// token block's F32 activations (kChunkTokenBlockBytes) stays in L2, and the
+// tiles' accumulators wait in an L2 buffer (about kChunkAccBytes per thread)
+// between column blocks. Without it a token block would hold only
+// 256 KiB / (4 * cols) tokens, and the weights would stream from memory once
+// per 11 - 32 tokens.
+constexpr int64_t kChunkCols = 512;
+constexpr int64_t kChunkTokenBlockBytes = 256 * 1024;
+constexpr int64_t kChunkAccBytes = 256 * 1024;
+
+// Quantizing activations is split over the threads from this many elements.
+constexpr int64_t kMinParallelQuantize = 16 * 1024;
+
+// 64-byte aligned scratch (the kernels' activation layouts assume it), kept
+// between calls.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(data_); }
+  uint8_t* get(size_t n) {
+    if (n > capacity_) {
+      std::free(data_);
+      capacity_ = (n + 4095) & ~static_cast<size_t>(4095);
+      data_ = static_cast<uint8_t*>(std::aligned_alloc(64, capacity_));
+      if (data_ == nullptr) {
+        capacity_ = 0;
+        throw Error("matmul: out of memory for " + std::to_string(n) + " bytes of activations");
+      }
+    }
+    return data_;
+  }
+
+ private:
+  uint8_t* data_ = nullptr;
+  size_t capacity_ = 0;
+};
 
 using FindFn = const TypeKernels* (*)(GgmlType);
 // Indexed by Isa.
@@ -116,13 +156,54 @@ struct Job {
   float* y;
   int64_t n_tokens;
   int64_t token_block;  // multiple of k->tile_tokens
+  bool chunked;         // Mode::Dense in column blocks (run_chunked)
 };
+
+// Rows [r0, r1) x tokens [t0, t1) of a dense matmul in column blocks. Loops:
+// token blocks; panels of rows whose accumulators fit kChunkAccBytes;
+// column blocks; token tiles (their activation block stays in L1); row
+// tiles. Each (row, token) still sees its columns in order, first to last,
+// through the same kernel operations as one whole-row tile call.
+void run_chunked(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  const int mr = j.k->tile_rows;
+  const int mt = j.k->tile_tokens;
+  const int64_t tile_floats = static_cast<int64_t>(mr) * mt * j.k->acc_floats;
+  const int64_t max_token_tiles = (j.token_block + mt - 1) / mt;
+  const int64_t panel_tiles =
+      std::max<int64_t>(1, kChunkAccBytes / (max_token_tiles * tile_floats * static_cast<int64_t>(sizeof(float))));
+  thread_local AlignedBuffer acc_buffer;
+  float* acc = reinterpret_cast<float*>(
+      acc_buffer.get(static_cast<size_t>(panel_tiles * max_token_tiles * tile_floats) * sizeof(float)));
+  for (int64_t tb = t0; tb < t1; tb += j.token_block) {
+    const int64_t te = std::min(t1, tb + j.token_block);
+    for (int64_t rp = r0; rp < r1; rp += panel_tiles * mr) {
+      const int64_t rpe = std::min(r1, rp + panel_tiles * mr);
+      for (int64_t c0 = 0; c0 < j.cols; c0 += kChunkCols) {
+        const int64_t c1 = std::min(j.cols, c0 + kChunkCols);
+        const int mode = (c0 == 0 ? detail::kChunkFirst : 0) | (c1 == j.cols ? detail::kChunkLast : 0);
+        for (int64_t t = tb; t < te; t += mt) {
+          const int nt = static_cast<int>(std::min<int64_t>(mt, te - t));
+          for (int64_t r = rp; r < rpe; r += mr) {
+            const int nr = static_cast<int>(std::min<int64_t>(mr, rpe - r));
+            float* a = acc + (((r - rp) / mr) * max_token_tiles + (t - tb) / mt) * tile_floats;
+            j.k->chunk[nr - 1][nt - 1](j.w + static_cast<size_t>(r) * j.row_bytes, j.row_bytes, j.x + t * j.cols,
+                                       j.cols, c0, c1, a, mode, j.y + t * j.rows + r, j.rows);
+          }
+        }
+      }
+    }
+  }
+}
 
 // Rows [r0, r1) x tokens [t0, t1). Loops: token blocks (activations stay in
 // L2), then tiles of tile_rows weight rows, then that block's tokens in tiles
 // of tile_tokens (the weight rows stay in L1). Edge tiles use the smaller
 // kernel shapes, which compute each (row, token) exactly like the full ones.
 void run_range(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
+  if (j.chunked) {
+    run_chunked(j, r0, r1, t0, t1);
+    return;
+  }
   const int mr = j.k->tile_rows;
   const int mt = j.k->tile_tokens;
   // DecodedRows: this thread's F32 copy of the current row tile, decoded once
@@ -177,10 +258,12 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   }
 
   Job job{&k, Mode::Dense, static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, x, nullptr, 0,
-          nullptr, y, n_tokens, 0};
+          nullptr, y, n_tokens, 0, false};
+  const int threads = pool ? pool->size() : 1;
+  int64_t token_bytes = w.cols * static_cast<int64_t>(sizeof(float));
   // Quantized activations of this call; thread_local so that repeated calls
   // reuse the allocation (workers only read it while this thread waits).
-  thread_local std::vector<uint8_t> xq;
+  thread_local AlignedBuffer xq;
   if (k.act_type != GgmlType::F32) {
     if (exact_weights()) {
       job.mode = Mode::DecodedRows;
@@ -190,19 +273,44 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
       // Each token's row is quantized on its own, so its result does not
       // depend on the other tokens of the batch.
       job.mode = Mode::Quantized;
-      job.xq_row_bytes = quant_row_bytes(k.act_type, w.cols);
-      xq.resize(job.xq_row_bytes * static_cast<size_t>(n_tokens));
-      for (int64_t t = 0; t < n_tokens; ++t) {
-        quantize_activations(k.act_type, x + t * w.cols, xq.data() + t * job.xq_row_bytes, w.cols);
+      job.xq_row_bytes = k.act_row_bytes ? k.act_row_bytes(w.cols) : quant_row_bytes(k.act_type, w.cols);
+      uint8_t* buf = xq.get(job.xq_row_bytes * static_cast<size_t>(n_tokens));
+      job.xq = buf;
+      token_bytes = static_cast<int64_t>(job.xq_row_bytes);
+      // One captured pointer, so std::function stores the lambda inline.
+      struct {
+        const Job* job;
+        const TypeKernels* k;
+        uint8_t* buf;
+      } q{&job, &k, buf};
+      auto quantize = [&q](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const float* in = q.job->x + t * q.job->cols;
+          uint8_t* out = q.buf + t * q.job->xq_row_bytes;
+          if (q.k->quantize_act) {
+            q.k->quantize_act(in, q.job->cols, out);
+          } else {
+            quantize_activations(q.k->act_type, in, out, q.job->cols);
+          }
+        }
+      };
+      if (threads > 1 && n_tokens > 1 && n_tokens * w.cols >= kMinParallelQuantize) {
+        pool->parallel_for(n_tokens, quantize);
+      } else {
+        quantize(0, n_tokens);
       }
-      job.xq = xq.data();
     }
   }
+  // Token blocks of about kTokenBlockBytes, evened out, in whole token tiles.
   const int64_t mt = job.k->tile_tokens;
-  job.token_block = std::max<int64_t>(1, kTokenBlockBytes / (w.cols * static_cast<int64_t>(sizeof(float))) / mt) * mt;
+  job.chunked = job.mode == Mode::Dense && job.k->acc_floats > 0 && n_tokens > mt && w.cols > kChunkCols;
+  const int64_t block_bytes = job.chunked ? kChunkTokenBlockBytes : kTokenBlockBytes;
+  if (job.chunked) token_bytes = kChunkCols * static_cast<int64_t>(sizeof(float));
+  const int64_t max_block = std::max<int64_t>(1, block_bytes / token_bytes / mt) * mt;
+  const int64_t n_blocks = (n_tokens + max_block - 1) / max_block;
+  job.token_block = ((n_tokens + n_blocks - 1) / n_blocks + mt - 1) / mt * mt;
 
   const int64_t work = w.rows * w.cols * n_tokens;
-  const int threads = pool ? pool->size() : 1;
   if (threads == 1 || work < 2 * kMinWorkPerThread) {
     run_range(job, 0, w.rows, 0, n_tokens);
     return;

@@ -27,6 +27,7 @@ inline __m128i load_u16_tail(const uint8_t* p, int64_t n) {
 // Weight loaders: 8 consecutive elements of a row from element c, widened
 // exactly to F32. The tail forms read only the first n lanes and zero the rest.
 struct F32Weights {
+  static constexpr int kBytes = 4;
   static __m256 load(const uint8_t* row, int64_t c) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c);
   }
@@ -36,6 +37,7 @@ struct F32Weights {
 };
 
 struct F16Weights {
+  static constexpr int kBytes = 2;
   static __m256 load(const uint8_t* row, int64_t c) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * c)));
   }
@@ -46,6 +48,7 @@ struct F16Weights {
 
 // bfloat16 is the top half of an F32: zero-extend to 32 bits, shift up.
 struct BF16Weights {
+  static constexpr int kBytes = 2;
   static __m256 widen(__m128i h) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); }
   static __m256 load(const uint8_t* row, int64_t c) {
     return widen(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2 * c)));
@@ -72,17 +75,42 @@ struct DenseKernels {
   static constexpr int kTileRows = 4;
   static constexpr int kTileTokens = 3;
 
+  static constexpr int kAccFloats = kLanes;
+
   template <int NR, int NT>
   static void tile(const uint8_t* w, size_t row_bytes, const float* x, int64_t cols, float* y,
                    int64_t y_stride) {
+    run<NR, NT>(w, row_bytes, x, cols, 0, cols, nullptr, kChunkFirst | kChunkLast, y, y_stride);
+  }
+
+  template <int NR, int NT>
+  static void chunk(const uint8_t* w, size_t row_bytes, const float* x, int64_t cols, int64_t c0, int64_t c1,
+                    float* accmem, int mode, float* y, int64_t y_stride) {
+    run<NR, NT>(w, row_bytes, x, cols, c0, c1, accmem, mode, y, y_stride);
+  }
+
+  template <int NR, int NT>
+  static inline __attribute__((always_inline)) void run(const uint8_t* w, size_t row_bytes, const float* x,
+                                                        int64_t cols, int64_t c0, int64_t c1, float* accmem,
+                                                        int mode, float* y, int64_t y_stride) {
     __m256 acc[NR][NT];
 #pragma GCC unroll 16
     for (int i = 0; i < NR; ++i) {
 #pragma GCC unroll 16
-      for (int j = 0; j < NT; ++j) acc[i][j] = _mm256_setzero_ps();
+      for (int j = 0; j < NT; ++j) {
+        acc[i][j] = (mode & kChunkFirst) ? _mm256_setzero_ps() : _mm256_load_ps(accmem + (i * NT + j) * kLanes);
+      }
     }
-    int64_t c = 0;
-    for (; c + kLanes <= cols; c += kLanes) {
+    int64_t c = c0;
+    for (; c + kLanes <= c1; c += kLanes) {
+      // Decode streams each weight row once: fetch the next tile's rows
+      // ahead (hardware prefetchers stop at 4 KiB pages).
+      if constexpr (NT == 1) {
+#pragma GCC unroll 16
+        for (int i = 0; i < NR; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(w + (NR + i) * row_bytes) + c * W::kBytes, _MM_HINT_T0);
+        }
+      }
       __m256 xv[NT];
 #pragma GCC unroll 16
       for (int j = 0; j < NT; ++j) xv[j] = _mm256_loadu_ps(x + j * cols + c);
@@ -93,8 +121,8 @@ struct DenseKernels {
         for (int j = 0; j < NT; ++j) acc[i][j] = _mm256_fmadd_ps(wv, xv[j], acc[i][j]);
       }
     }
-    if (c < cols) {
-      const int64_t n = cols - c;
+    if (c < c1) {
+      const int64_t n = c1 - c;
       const __m256i m = first_lanes(n);
       __m256 xv[NT];
 #pragma GCC unroll 16
@@ -109,7 +137,13 @@ struct DenseKernels {
 #pragma GCC unroll 16
     for (int i = 0; i < NR; ++i) {
 #pragma GCC unroll 16
-      for (int j = 0; j < NT; ++j) y[j * y_stride + i] = hsum(acc[i][j]);
+      for (int j = 0; j < NT; ++j) {
+        if (mode & kChunkLast) {
+          y[j * y_stride + i] = hsum(acc[i][j]);
+        } else {
+          _mm256_store_ps(accmem + (i * NT + j) * kLanes, acc[i][j]);
+        }
+      }
     }
   }
 

@@ -20,6 +20,7 @@ constexpr int kLanes = 16;
 // exactly to F32. The masked forms read only the first n lanes (n < 16, no
 // access past them) and zero the rest.
 struct F32Weights {
+  static constexpr int kBytes = 4;
   static __m512 load(const uint8_t* row, int64_t c) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + c);
   }
@@ -29,6 +30,7 @@ struct F32Weights {
 };
 
 struct F16Weights {
+  static constexpr int kBytes = 2;
   static __m512 load(const uint8_t* row, int64_t c) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * c)));
   }
@@ -39,6 +41,7 @@ struct F16Weights {
 
 // bfloat16 is the top half of an F32: zero-extend to 32 bits, shift up.
 struct BF16Weights {
+  static constexpr int kBytes = 2;
   static __m512 widen(__m256i h) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
@@ -66,25 +69,52 @@ inline __mmask16 first_lanes(int64_t n) { return static_cast<__mmask16>((1u << n
 
 // One F32 accumulator vector per (row, token): lane l sums the products of
 // columns c = l (mod 16) in increasing c with FMA; the last partial vector is
-// zero-padded; then hsum. 4 x 4 keeps 16 accumulators + 4 activation vectors
+// zero-padded; then hsum. 4 x 6 keeps 24 accumulators + 6 activation vectors
 // + 1 weight vector in the 32 zmm registers, and each converted weight vector
-// is used by 4 tokens.
+// is used by 6 tokens (the F16 / BF16 conversions compete with the FMAs for
+// the same pipes, so the more tokens per conversion the better).
 template <class W>
 struct DenseKernels {
   static constexpr int kTileRows = 4;
-  static constexpr int kTileTokens = 4;
+  static constexpr int kTileTokens = 6;
+
+  static constexpr int kAccFloats = kLanes;
 
   template <int NR, int NT>
   static void tile(const uint8_t* w, size_t row_bytes, const float* x, int64_t cols, float* y,
                    int64_t y_stride) {
+    run<NR, NT>(w, row_bytes, x, cols, 0, cols, nullptr, kChunkFirst | kChunkLast, y, y_stride);
+  }
+
+  template <int NR, int NT>
+  static void chunk(const uint8_t* w, size_t row_bytes, const float* x, int64_t cols, int64_t c0, int64_t c1,
+                    float* accmem, int mode, float* y, int64_t y_stride) {
+    run<NR, NT>(w, row_bytes, x, cols, c0, c1, accmem, mode, y, y_stride);
+  }
+
+  template <int NR, int NT>
+  static inline __attribute__((always_inline)) void run(const uint8_t* w, size_t row_bytes, const float* x,
+                                                        int64_t cols, int64_t c0, int64_t c1, float* accmem,
+                                                        int mode, float* y, int64_t y_stride) {
     __m512 acc[NR][NT];
 #pragma GCC unroll 16
     for (int i = 0; i < NR; ++i) {
 #pragma GCC unroll 16
-      for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_ps();
+      for (int j = 0; j < NT; ++j) {
+        acc[i][j] = (mode & kChunkFirst) ? _mm512_setzero_ps() : _mm512_load_ps(accmem + (i * NT + j) * kLanes);
+      }
     }
-    int64_t c = 0;
-    for (; c + kLanes <= cols; c += kLanes) {
+    int64_t c = c0;
+    for (; c + kLanes <= c1; c += kLanes) {
+      // Decode streams each weight row once: fetch the next tile's rows (the
+      // next ones this thread multiplies) ahead; hardware prefetchers stop at
+      // 4 KiB pages.
+      if constexpr (NT == 1) {
+#pragma GCC unroll 16
+        for (int i = 0; i < NR; ++i) {
+          _mm_prefetch(reinterpret_cast<const char*>(w + (NR + i) * row_bytes) + c * W::kBytes, _MM_HINT_T0);
+        }
+      }
       __m512 xv[NT];
 #pragma GCC unroll 16
       for (int j = 0; j < NT; ++j) xv[j] = _mm512_loadu_ps(x + j * cols + c);
@@ -95,8 +125,8 @@ struct DenseKernels {
         for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_fmadd_ps(wv, xv[j], acc[i][j]);
       }
     }
-    if (c < cols) {
-      const __mmask16 m = first_lanes(cols - c);
+    if (c < c1) {
+      const __mmask16 m = first_lanes(c1 - c);
       __m512 xv[NT];
 #pragma GCC unroll 16
       for (int j = 0; j < NT; ++j) xv[j] = _mm512_maskz_loadu_ps(m, x + j * cols + c);
@@ -110,7 +140,13 @@ struct DenseKernels {
 #pragma GCC unroll 16
     for (int i = 0; i < NR; ++i) {
 #pragma GCC unroll 16
-      for (int j = 0; j < NT; ++j) y[j * y_stride + i] = hsum(acc[i][j]);
+      for (int j = 0; j < NT; ++j) {
+        if (mode & kChunkLast) {
+          y[j * y_stride + i] = hsum(acc[i][j]);
+        } else {
+          _mm512_store_ps(accmem + (i * NT + j) * kLanes, acc[i][j]);
+        }
+      }
     }
   }
 

@@ -4,6 +4,8 @@
 // decoded matrix. Plus the determinism contract: bit-identical for any
 // thread count and batch split.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -11,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "kernels/act_format.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_table.h"
 #include "kernels/thread_pool.h"
 #include "tensor/quants.h"
+#include "util/fp16.h"
 
 namespace hearth::kernels {
 namespace {
@@ -164,55 +168,273 @@ TEST(MatmulQuant, BothModesOnEveryIsa) {
 
 TEST(MatmulQuant, BitIdenticalForAnyThreadCountAndBatchSplit) {
   ModeGuard guard;
-  const int64_t rows = 67, cols = 512, n_tokens = 11;
   ThreadPool pool(3);
+  struct Shape {
+    int64_t rows, n_tokens;
+  };
   for (Isa isa : runnable_isas()) {
     ASSERT_TRUE(force_isa(isa));
     for (bool exact : {false, true}) {
       set_exact_weights(exact);
-      for (GgmlType type : {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::Q4_K, GgmlType::Q6_K,
-                            GgmlType::IQ4_XS}) {
-        SCOPED_TRACE(std::string(type_name(type)) + (exact ? " exact" : " fast") + " on " +
-                     std::string(isa_name(isa)));
-        const auto m = make_quant_matrix(type, rows, cols, 0, 6);
-        const auto x = gaussian(static_cast<size_t>(cols * n_tokens), 7);
-        std::vector<float> one_thread(static_cast<size_t>(rows * n_tokens)), threads(one_thread.size()),
-            per_token(one_thread.size());
-        matmul(m.w, x.data(), n_tokens, one_thread.data(), nullptr);
-        matmul(m.w, x.data(), n_tokens, threads.data(), &pool);
-        for (int64_t t = 0; t < n_tokens; ++t) {
-          matmul(m.w, x.data() + t * cols, 1, per_token.data() + t * rows, &pool);
+      for (GgmlType type : kQuantTypes) {
+        // Many rows (split over rows), few rows (split over tokens).
+        for (Shape shape : {Shape{67, 11}, Shape{3, 40}}) {
+          const int64_t rows = shape.rows, n_tokens = shape.n_tokens;
+          const int64_t cols = traits(type).block_elems == 256 ? 768 : 800;  // partial last group
+          SCOPED_TRACE(std::string(type_name(type)) + (exact ? " exact" : " fast") + " on " +
+                       std::string(isa_name(isa)) + " rows " + std::to_string(rows));
+          const auto m = make_quant_matrix(type, rows, cols, 0, 6);
+          const auto x = gaussian(static_cast<size_t>(cols * n_tokens), 7);
+          std::vector<float> one_thread(static_cast<size_t>(rows * n_tokens)), threads(one_thread.size()),
+              per_token(one_thread.size());
+          matmul(m.w, x.data(), n_tokens, one_thread.data(), nullptr);
+          matmul(m.w, x.data(), n_tokens, threads.data(), &pool);
+          for (int64_t t = 0; t < n_tokens; ++t) {
+            matmul(m.w, x.data() + t * cols, 1, per_token.data() + t * rows, &pool);
+          }
+          EXPECT_EQ(one_thread, threads);
+          EXPECT_EQ(one_thread, per_token);
         }
-        EXPECT_EQ(one_thread, threads);
-        EXPECT_EQ(one_thread, per_token);
       }
     }
   }
 }
 
-// The SIMD kernels (Q8_0, Q4_0) against the scalar reference: the integer
-// block sums are exact in both, so only the float accumulation order differs.
-TEST(MatmulQuant, SimdKernelsAgreeWithScalar) {
-  ModeGuard guard;
-  set_exact_weights(false);
-  const int64_t rows = 13, cols = 1024, n_tokens = 5;
-  for (GgmlType type : {GgmlType::Q8_0, GgmlType::Q4_0}) {
-    const auto m = make_quant_matrix(type, rows, cols, 2, 8);
-    const auto x = gaussian(static_cast<size_t>(cols * n_tokens), 9);
-    std::vector<float> scalar(static_cast<size_t>(rows * n_tokens)), simd(scalar.size());
-    ASSERT_TRUE(force_isa(Isa::Scalar));
-    matmul(m.w, x.data(), n_tokens, scalar.data(), nullptr);
-    for (Isa isa : runnable_isas()) {
-      if (isa == Isa::Scalar) continue;
-      SCOPED_TRACE(std::string(type_name(type)) + " on " + std::string(isa_name(isa)));
-      ASSERT_TRUE(force_isa(isa));
-      EXPECT_EQ(kernel_isa(type), isa);
-      matmul(m.w, x.data(), n_tokens, simd.data(), nullptr);
-      for (size_t i = 0; i < scalar.size(); ++i) {
-        EXPECT_NEAR(simd[i], scalar[i], 1e-5f * (1 + std::fabs(scalar[i]))) << i;
+// Where each type keeps its F16 scale fields (byte offsets in a block):
+// random bytes elsewhere are valid quants, but a random F16 could be inf/NaN.
+struct HalfFields {
+  GgmlType type;
+  std::vector<int> offsets;
+};
+const std::vector<HalfFields>& half_fields() {
+  static const std::vector<HalfFields> f = {
+      {GgmlType::Q4_0, {0}},     {GgmlType::Q4_1, {0, 2}}, {GgmlType::Q5_0, {0}},      {GgmlType::Q5_1, {0, 2}},
+      {GgmlType::Q8_0, {0}},     {GgmlType::Q2_K, {80, 82}}, {GgmlType::Q3_K, {108}}, {GgmlType::Q4_K, {0, 2}},
+      {GgmlType::Q5_K, {0, 2}},  {GgmlType::Q6_K, {208}},  {GgmlType::IQ4_NL, {0}},   {GgmlType::IQ4_XS, {0}},
+  };
+  return f;
+}
+
+// rows x cols of uniformly random blocks (every quant and scale pattern the
+// format can hold, Q8_0's -128 included) with F16 scales of either sign.
+QuantMatrix make_random_block_matrix(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  QuantMatrix m;
+  const auto tr = traits(type);
+  const size_t row_bytes = quant_row_bytes(type, cols);
+  std::mt19937 rng(seed);
+  m.bytes.resize(row_bytes * static_cast<size_t>(rows));
+  for (auto& b : m.bytes) b = static_cast<uint8_t>(rng());
+  std::uniform_real_distribution<float> mag(0.001f, 0.02f);
+  const std::vector<int>* offs = nullptr;
+  for (const auto& f : half_fields()) {
+    if (f.type == type) offs = &f.offsets;
+  }
+  const size_t blocks = m.bytes.size() / tr.block_bytes;
+  for (size_t b = 0; b < blocks; ++b) {
+    for (int off : *offs) {
+      const uint16_t h = f32_to_f16(rng() % 2 ? mag(rng) : -mag(rng));
+      std::memcpy(m.bytes.data() + b * tr.block_bytes + off, &h, 2);
+    }
+  }
+  m.w = WeightMatrix{type, m.bytes.data(), rows, cols, row_bytes};
+  return m;
+}
+
+// Checks every ISA's fast path against the scalar one (exact integer block
+// sums in both; only float rounding may differ): within 2e-6 of the sum of
+// |products| of the dequantized operands.
+void expect_simd_matches_scalar(const QuantMatrix& m, const std::vector<float>& x, int64_t n_tokens) {
+  const int64_t rows = m.w.rows, cols = m.w.cols;
+  const GgmlType type = m.w.type;
+  std::vector<float> scalar(static_cast<size_t>(rows * n_tokens)), simd(scalar.size());
+  ASSERT_TRUE(force_isa(Isa::Scalar));
+  matmul(m.w, x.data(), n_tokens, scalar.data(), nullptr);
+  // |w| * |a| per output, from the dequantized operands.
+  const GgmlType at = vec_dot_type(type);
+  std::vector<float> wd(static_cast<size_t>(rows * cols)), ad(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) dequantize_row(type, m.bytes.data() + r * m.w.row_bytes, wd.data() + r * cols, cols);
+  std::vector<double> mag(scalar.size());
+  std::vector<uint8_t> xq(quant_row_bytes(at, cols));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    quantize_activations(at, x.data() + t * cols, xq.data(), cols);
+    dequantize_row(at, xq.data(), ad.data(), cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      double sum = 0;
+      for (int64_t c = 0; c < cols; ++c) sum += std::fabs(static_cast<double>(wd[r * cols + c]) * ad[c]);
+      mag[t * rows + r] = sum;
+    }
+  }
+  for (Isa isa : runnable_isas()) {
+    if (isa == Isa::Scalar) continue;
+    ASSERT_TRUE(force_isa(isa));
+    if (kernel_isa(type) != isa) continue;  // this ISA has no kernels of its own for the type
+    SCOPED_TRACE(std::string(type_name(type)) + " on " + std::string(isa_name(isa)) + ", rows " +
+                 std::to_string(rows) + " cols " + std::to_string(cols) + " tokens " + std::to_string(n_tokens));
+    std::fill(simd.begin(), simd.end(), NAN);
+    matmul(m.w, x.data(), n_tokens, simd.data(), nullptr);
+    int failures = 0;
+    for (size_t i = 0; i < scalar.size(); ++i) {
+      const double tol = 2e-6 * mag[i] + 1e-30;
+      if (!(std::fabs(simd[i] - scalar[i]) <= tol) && ++failures <= 5) {
+        ADD_FAILURE() << "output " << i << ": simd " << simd[i] << ", scalar " << scalar[i] << " +- " << tol;
       }
     }
   }
+}
+
+// Column counts that leave partial vectors / groups: 1, 3, 5, 25, 33 blocks
+// of 32, or 1 and 3 super-blocks of 256.
+std::vector<int64_t> awkward_cols(GgmlType type) {
+  if (traits(type).block_elems == 256) return {256, 768};
+  return {32, 96, 160, 800, 1056};
+}
+
+TEST(MatmulQuant, SimdKernelsAgreeWithScalar) {
+  ModeGuard guard;
+  set_exact_weights(false);
+  uint32_t seed = 100;
+  for (GgmlType type : kQuantTypes) {
+    for (int64_t cols : awkward_cols(type)) {
+      for (int64_t rows : {1, 6}) {
+        for (int64_t n_tokens : {1, 3, 9}) {
+          const auto m = make_quant_matrix(type, rows, cols, rows == 6 ? 3 : 0, ++seed);
+          const auto x = gaussian(static_cast<size_t>(cols * n_tokens), ++seed);
+          expect_simd_matches_scalar(m, x, n_tokens);
+        }
+      }
+    }
+  }
+}
+
+TEST(MatmulQuant, SimdKernelsAgreeWithScalarOnRandomBlocks) {
+  ModeGuard guard;
+  set_exact_weights(false);
+  uint32_t seed = 200;
+  for (GgmlType type : kQuantTypes) {
+    for (int64_t cols : awkward_cols(type)) {
+      const auto m = make_random_block_matrix(type, 7, cols, ++seed);
+      auto x = gaussian(static_cast<size_t>(cols * 5), ++seed);
+      // One token with every activation at +-max: quants of +-127.
+      for (int64_t c = 0; c < cols; ++c) x[c] = (c % 3 == 0) ? -1.0f : 1.0f;
+      expect_simd_matches_scalar(m, x, 5);
+    }
+  }
+}
+
+// The SIMD activation layouts hold exactly quantize_activations' values.
+TEST(MatmulQuant, ActivationLayoutsMatchReference) {
+  if (!cpu_supports(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
+  using namespace detail;
+  // Gaussian blocks, plus blocks that probe the edge cases: all zero; the
+  // largest magnitude twice with opposite signs (Q8_K keeps the first); and
+  // halves that round to even (amax 127 makes the scale exactly 1).
+  auto make_input = [](int64_t cols, uint32_t seed) {
+    auto x = gaussian(static_cast<size_t>(cols), seed);
+    for (int64_t c = 0; c < 32 && c < cols; ++c) x[c] = 0.0f;
+    if (cols >= 512) {
+      for (int64_t c = 256; c < 512; ++c) x[c] = static_cast<float>(c % 7) - 3.0f;
+      x[300] = -5.0f;
+      x[301] = 5.0f;
+    }
+    if (cols >= 96) {
+      for (int64_t c = 64; c < 96; ++c) x[c] = static_cast<float>(c - 80) + 0.5f;
+      x[70] = 127.0f;
+    }
+    return x;
+  };
+  for (int64_t cols : {32, 96, 160, 512, 800}) {
+    SCOPED_TRACE("A32, cols " + std::to_string(cols));
+    const auto x = make_input(cols, static_cast<uint32_t>(cols));
+    alignas(64) static uint8_t buf[1 << 16];
+    ASSERT_LE(A32::row_bytes(cols), sizeof buf);
+    quantize_a32_avx2(x.data(), cols, buf, 8);
+    std::vector<BlockQ8_1> ref(static_cast<size_t>(cols / 32));
+    quantize_activations(GgmlType::Q8_1, x.data(), ref.data(), cols);
+    std::vector<BlockQ8_0> ref0(ref.size());
+    quantize_activations(GgmlType::Q8_0, x.data(), ref0.data(), cols);
+    const float* d = reinterpret_cast<const float*>(buf + A32::d_off(cols));
+    const int32_t* corr = reinterpret_cast<const int32_t*>(buf + A32::corr_off(cols));
+    const float* s = reinterpret_cast<const float*>(buf + A32::s_off(cols));
+    for (size_t b = 0; b < ref.size(); ++b) {
+      EXPECT_EQ(ref0[b].d, ref[b].d);
+      EXPECT_EQ(0, std::memcmp(ref0[b].qs, ref[b].qs, 32));
+      int sum = 0;
+      for (int i = 0; i < 32; ++i) {
+        const int8_t q = static_cast<int8_t>(buf[128 * (b / 4) + 16 * (b % 4) + (i < 16 ? i : 64 + i - 16)]);
+        EXPECT_EQ(q, ref[b].qs[i]) << "block " << b << " element " << i;
+        sum += q;
+      }
+      EXPECT_EQ(f32_to_bits(d[b]), f32_to_bits(half_to_float(ref[b].d))) << b;
+      EXPECT_EQ(corr[b], -8 * sum) << b;
+      EXPECT_EQ(f32_to_bits(s[b]), f32_to_bits(half_to_float(ref[b].s))) << b;
+    }
+    for (size_t b = ref.size(); b < static_cast<size_t>(4 * A32::groups(cols)); ++b) {
+      EXPECT_EQ(d[b], 0.0f);
+      EXPECT_EQ(corr[b], 0);
+    }
+  }
+  for (int64_t cols : {256, 768}) {
+    for (AkOrder order : {AkOrder::Natural, AkOrder::K4, AkOrder::K2, AkOrder::XS}) {
+      SCOPED_TRACE("AK, cols " + std::to_string(cols) + " order " + std::to_string(static_cast<int>(order)));
+      const auto x = make_input(cols, static_cast<uint32_t>(cols) + 1);
+      alignas(64) static uint8_t buf[1 << 16];
+      quantize_ak_avx2(x.data(), cols, buf, order);
+      std::vector<BlockQ8_K> ref(static_cast<size_t>(cols / 256));
+      quantize_activations(GgmlType::Q8_K, x.data(), ref.data(), cols);
+      const float* d = reinterpret_cast<const float*>(buf + AK::d_off(cols));
+      const int16_t* b16 = reinterpret_cast<const int16_t*>(buf + AK::bsum16_off(cols));
+      const int16_t* b32 = reinterpret_cast<const int16_t*>(buf + AK::bsum32_off(cols));
+      const float* ds32 = reinterpret_cast<const float*>(buf + AK::dsum32_off(cols));
+      for (size_t i = 0; i < ref.size(); ++i) {
+        EXPECT_EQ(f32_to_bits(d[i]), f32_to_bits(ref[i].d)) << i;
+        for (int k = 0; k < 16; ++k) {
+          const int chunk = ak_chunk(order, k);
+          EXPECT_EQ(0, std::memcmp(buf + 256 * i + 16 * k, ref[i].qs + 16 * chunk, 16)) << i << " chunk " << k;
+          EXPECT_EQ(b16[16 * i + k], ref[i].bsums[k]);
+        }
+        for (int k = 0; k < 8; ++k) {
+          const int sum32 = ref[i].bsums[2 * k] + ref[i].bsums[2 * k + 1];
+          EXPECT_EQ(b32[8 * i + k], sum32);
+          EXPECT_EQ(f32_to_bits(ds32[8 * i + k]), f32_to_bits(ref[i].d * static_cast<float>(sum32)));
+        }
+      }
+    }
+  }
+}
+
+// Kernels must not read past the last weight row, even in a partial group:
+// the matrix ends right before an inaccessible page.
+TEST(MatmulQuant, ReadsNothingPastTheEnd) {
+  ModeGuard guard;
+  set_exact_weights(false);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* mem = mmap(nullptr, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  uint8_t* base = static_cast<uint8_t*>(mem);
+  ASSERT_EQ(mprotect(base + 7 * page, page, PROT_NONE), 0);
+  uint8_t* end = base + 7 * page;
+  for (Isa isa : runnable_isas()) {
+    ASSERT_TRUE(force_isa(isa));
+    for (GgmlType type : kQuantTypes) {
+      for (int64_t cols : awkward_cols(type)) {
+        SCOPED_TRACE(std::string(type_name(type)) + " on " + std::string(isa_name(isa)) + " cols " +
+                     std::to_string(cols));
+        const int64_t rows = 5, n_tokens = 3;
+        const auto m = make_quant_matrix(type, rows, cols, 0, 9);
+        ASSERT_LE(m.bytes.size(), 7 * page);
+        uint8_t* data = end - m.bytes.size();
+        std::memcpy(data, m.bytes.data(), m.bytes.size());
+        WeightMatrix w = m.w;
+        w.data = data;
+        const auto x = gaussian(static_cast<size_t>(cols * n_tokens), 10);
+        std::vector<float> got(static_cast<size_t>(rows * n_tokens)), want(got.size());
+        matmul(w, x.data(), n_tokens, got.data(), nullptr);
+        matmul(m.w, x.data(), n_tokens, want.data(), nullptr);
+        EXPECT_EQ(got, want);
+      }
+    }
+  }
+  munmap(mem, 8 * page);
 }
 
 // Extreme quants: Q8_0 weights of -128 (possible in a file, never written by

@@ -39,26 +39,48 @@
 namespace hearth::kernels::detail {
 
 inline constexpr int kMaxTileRows = 4;
-inline constexpr int kMaxTileTokens = 4;
+inline constexpr int kMaxTileTokens = 8;
 
 // y[t * y_stride + r] = dot(weight row r, x + t * cols) for r < nr, t < nt,
 // where weight row r starts at w + r * row_bytes and nr x nt is the tile shape.
 using TileFn = void (*)(const uint8_t* w, size_t row_bytes, const float* x, int64_t cols, float* y,
                         int64_t y_stride);
+// The same dot products over columns [c0, c1) only, for prefill's column
+// blocking: c0 is a multiple of the ISA's vector width and c1 one too or
+// cols. The tile's accumulators (acc_floats per (row, token), at acc + (i *
+// nt + j) * acc_floats) start at zero if mode has kChunkFirst, else are
+// loaded from acc; with kChunkLast they are reduced into y as tile would,
+// else stored back to acc. A row's chunks in column order, first to last,
+// give the same bits as one tile call.
+inline constexpr int kChunkFirst = 1;
+inline constexpr int kChunkLast = 2;
+using ChunkFn = void (*)(const uint8_t* w, size_t row_bytes, const float* x, int64_t cols, int64_t c0, int64_t c1,
+                         float* acc, int mode, float* y, int64_t y_stride);
 // out[0 .. cols) = row decoded to F32, exactly.
 using RowToF32Fn = void (*)(const uint8_t* row, int64_t cols, float* out);
 // As TileFn, for quantized weights: token j's activations are the act_type
 // row at xq + j * xq_row_bytes.
 using QTileFn = void (*)(const uint8_t* w, size_t row_bytes, const uint8_t* xq, size_t xq_row_bytes, int64_t cols,
                          float* y, int64_t y_stride);
+// A kernel's own activation layout (act_format.h): bytes of one token's row,
+// and the quantizer writing it (same values as quantize_activations(act_type)).
+// out is 64-byte aligned.
+using ActRowBytesFn = size_t (*)(int64_t cols);
+using ActQuantizeFn = void (*)(const float* x, int64_t cols, uint8_t* out);
 
 struct TypeKernels {
   int tile_rows = 0;    // largest tile: tile_rows x tile_tokens
   int tile_tokens = 0;  // every smaller shape is present too
   TileFn tile[kMaxTileRows][kMaxTileTokens] = {};
+  // Optional (dense types): column-blocked tiles; acc_floats = 0 when absent.
+  ChunkFn chunk[kMaxTileRows][kMaxTileTokens] = {};
+  int acc_floats = 0;
   RowToF32Fn to_f32 = nullptr;
   GgmlType act_type = GgmlType::F32;  // F32: tile is used; else qtile
   QTileFn qtile[kMaxTileRows][kMaxTileTokens] = {};
+  // Both null: act_type's standard block layout from quantize_activations.
+  ActRowBytesFn act_row_bytes = nullptr;
+  ActQuantizeFn quantize_act = nullptr;
 };
 
 // Kernels of one ISA for `type`, or nullptr when that ISA has none.
@@ -71,18 +93,39 @@ const TypeKernels* find_avx512_kernels(GgmlType type);
 const TypeKernels* find_scalar_quant_kernels(GgmlType type);
 const TypeKernels* find_avx2_quant_kernels(GgmlType type);
 const TypeKernels* find_avx512_quant_kernels(GgmlType type);
+// Per family of types (quant_<family>_<isa>.cpp), chained by the above.
+const TypeKernels* find_avx512_kq_kernels(GgmlType type);
+const TypeKernels* find_avx512_kq_low_kernels(GgmlType type);
+const TypeKernels* find_avx512_legacy_kernels(GgmlType type);
+const TypeKernels* find_avx2_kq_kernels(GgmlType type);
+const TypeKernels* find_avx2_kq_low_kernels(GgmlType type);
+const TypeKernels* find_avx2_legacy_kernels(GgmlType type);
 
 // Builds a TypeKernels from a kernel family K (a file-local struct) with
 //   static constexpr int kTileRows, kTileTokens;
 //   template <int NR, int NT> static void tile(<TileFn arguments>);
 //   static void to_f32(<RowToF32Fn arguments>);
-// instantiating K::tile for every shape up to kTileRows x kTileTokens.
+// and optionally
+//   static constexpr int kAccFloats;
+//   template <int NR, int NT> static void chunk(<ChunkFn arguments>);
+// instantiating K::tile (K::chunk) for every shape up to kTileRows x kTileTokens.
 template <class K, int I>
 constexpr TileFn tile_entry() {
   constexpr int nr = I / kMaxTileTokens + 1;
   constexpr int nt = I % kMaxTileTokens + 1;
   if constexpr (nr <= K::kTileRows && nt <= K::kTileTokens) {
     return &K::template tile<nr, nt>;
+  } else {
+    return nullptr;
+  }
+}
+
+template <class K, int I>
+constexpr ChunkFn chunk_entry() {
+  constexpr int nr = I / kMaxTileTokens + 1;
+  constexpr int nt = I % kMaxTileTokens + 1;
+  if constexpr (nr <= K::kTileRows && nt <= K::kTileTokens) {
+    return &K::template chunk<nr, nt>;
   } else {
     return nullptr;
   }
@@ -96,6 +139,10 @@ constexpr TypeKernels make_type_kernels_impl(std::integer_sequence<int, I...>) {
   k.tile_rows = K::kTileRows;
   k.tile_tokens = K::kTileTokens;
   ((k.tile[I / kMaxTileTokens][I % kMaxTileTokens] = tile_entry<K, I>()), ...);
+  if constexpr (requires { K::kAccFloats; }) {
+    ((k.chunk[I / kMaxTileTokens][I % kMaxTileTokens] = chunk_entry<K, I>()), ...);
+    k.acc_floats = K::kAccFloats;
+  }
   k.to_f32 = &K::to_f32;
   return k;
 }
@@ -110,6 +157,9 @@ constexpr TypeKernels make_type_kernels() {
 //   static constexpr int kTileRows, kTileTokens;
 //   template <int NR, int NT> static void qtile(<QTileFn arguments>);
 //   static void to_f32(<RowToF32Fn arguments>);
+// and optionally its own activation layout:
+//   static size_t act_row_bytes(int64_t cols);
+//   static void quantize_act(const float* x, int64_t cols, uint8_t* out);
 template <class K, int I>
 constexpr QTileFn qtile_entry() {
   constexpr int nr = I / kMaxTileTokens + 1;
@@ -132,6 +182,10 @@ constexpr TypeKernels make_quant_type_kernels_impl(std::integer_sequence<int, I.
   ((k.qtile[I / kMaxTileTokens][I % kMaxTileTokens] = qtile_entry<K, I>()), ...);
   k.to_f32 = &K::to_f32;
   k.act_type = K::kActType;
+  if constexpr (requires { &K::quantize_act; }) {
+    k.act_row_bytes = &K::act_row_bytes;
+    k.quantize_act = &K::quantize_act;
+  }
   return k;
 }
 

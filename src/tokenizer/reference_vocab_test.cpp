@@ -80,9 +80,21 @@ std::string join(const std::vector<TokenId>& ids) {
 
 class ReferenceVocab : public ::testing::TestWithParam<std::string> {};
 
-// Every case tokenizes exactly as llama.cpp does (no BOS, parse_special off)
-// and, as llama.cpp's own test shows for these vocabs, decodes back to the
-// input with special tokens rendered.
+// How many cases llama.cpp itself fails to round-trip (decode(encode(text)) with
+// special tokens rendered), per vocab/README.md: the "clean up tokenization
+// spaces" rule changes " ?"-like text in some BPE vocabs, WordPiece lowercases
+// and re-spaces.
+int expected_decode_differences(const std::string& vocab) {
+  if (vocab == "bert-bge") return 42;
+  for (const char* v : {"gpt-2", "falcon", "mpt", "refact", "starcoder", "llama-bpe"}) {
+    if (vocab == v) return 2;
+  }
+  return 0;
+}
+
+// Every case tokenizes exactly as llama.cpp does (no BOS, parse_special off),
+// and decoding the reference ids gives back the input wherever llama.cpp's
+// own decode does.
 TEST_P(ReferenceVocab, MatchesLlamaCpp) {
   HEARTH_REQUIRE_SHARED(shared);
   const auto path = shared / "vocab" / ("ggml-vocab-" + GetParam() + ".gguf");
@@ -91,7 +103,7 @@ TEST_P(ReferenceVocab, MatchesLlamaCpp) {
   const auto cases = read_cases(path);
   ASSERT_FALSE(cases.empty());
 
-  int encode_failures = 0, decode_failures = 0;
+  int encode_failures = 0, decode_differences = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
     const auto ids = tok->encode(c.text, false, false);
@@ -102,16 +114,22 @@ TEST_P(ReferenceVocab, MatchesLlamaCpp) {
     }
     const std::string decoded = tok->decode(c.ids, true);
     if (decoded != c.text) {
-      ++decode_failures;
-      ADD_FAILURE() << GetParam() << " case " << i << " decodes to \"" << printable(decoded)
-                    << "\", not \"" << printable(c.text) << "\"";
+      ++decode_differences;
+      if (expected_decode_differences(GetParam()) == 0) {
+        ADD_FAILURE() << GetParam() << " case " << i << " decodes to \"" << printable(decoded)
+                      << "\", not \"" << printable(c.text) << "\"";
+      }
     }
   }
   EXPECT_EQ(encode_failures, 0) << "of " << cases.size() << " cases";
-  EXPECT_EQ(decode_failures, 0) << "of " << cases.size() << " cases";
+  EXPECT_EQ(decode_differences, expected_decode_differences(GetParam()))
+      << "of " << cases.size() << " cases do not round-trip";
 }
 
-INSTANTIATE_TEST_SUITE_P(Spm, ReferenceVocab, ::testing::Values("llama-spm", "phi-3"),
+INSTANTIATE_TEST_SUITE_P(AllVocabs, ReferenceVocab,
+                         ::testing::Values("llama-spm", "phi-3", "gpt-2", "llama-bpe", "qwen2",
+                                           "deepseek-coder", "deepseek-llm", "falcon", "mpt",
+                                           "refact", "starcoder", "bert-bge"),
                          [](const auto& info) {
                            std::string name = info.param;
                            for (char& ch : name) {
@@ -119,6 +137,29 @@ INSTANTIATE_TEST_SUITE_P(Spm, ReferenceVocab, ::testing::Values("llama-spm", "ph
                            }
                            return name;
                          });
+
+// The synthetic BPE models (vocab: GPT-2's 256 byte tokens + its first 256
+// merges) carry pre-tokenizers "smollm" and "qwen2", neither of which cleans
+// up spaces on decode. With every byte a token, byte-level BPE then decodes
+// any valid UTF-8 back to itself: check that on all reference inputs.
+TEST(SyntheticBpeModels, LoadAndRoundTripEveryInput) {
+  HEARTH_REQUIRE_SHARED(shared);
+  const auto inputs = read_cases(shared / "vocab" / "ggml-vocab-gpt-2.gguf");
+  for (const char* name : {"llama-bpe-tied-F32", "llama-bpe-tied-Q8_0", "qwen2-F32", "qwen3-F32"}) {
+    SCOPED_TRACE(name);
+    const auto file = gguf::File::open((shared / "models" / (std::string(name) + ".gguf")).string());
+    const auto tok = Tokenizer::from_gguf(file);
+    EXPECT_EQ(tok->model_name(), "gpt2");
+    EXPECT_EQ(tok->pre_tokenizer_name(), file.get_string("tokenizer.ggml.pre"));
+    EXPECT_EQ(tok->n_vocab(), 513);
+    EXPECT_EQ(tok->n_merges(), 256u);
+    for (const auto& c : inputs) {
+      const auto ids = tok->encode(c.text, false, false);
+      EXPECT_EQ(tok->decode(ids), c.text) << printable(c.text);
+      for (const TokenId id : ids) EXPECT_LT(id, 512) << "<|endoftext|> is never produced from text";
+    }
+  }
+}
 
 // stories260K-text.json: prompts tokenized by llama.cpp (add_special on,
 // parse_special off), then generated tokens and their detokenized text.

@@ -1,7 +1,9 @@
 #include "tokenizer/tokenizer.h"
 
 #include "gguf/gguf.h"
+#include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/spm_tokenizer.h"
+#include "tokenizer/wpm_tokenizer.h"
 #include "util/error.h"
 
 namespace hearth {
@@ -14,9 +16,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
   }
   const std::string model = file.get_string(kModelKey);
   if (model == "llama") return SpmTokenizer::from_gguf(file);
-  // "gpt2" (byte-level BPE) and "bert" (WordPiece) are issue #4.
+  if (model == "gpt2") return BpeTokenizer::from_gguf(file);
+  if (model == "bert") return WpmTokenizer::from_gguf(file);
   throw Error(file.path() + ": " + std::string(kModelKey) + " is \"" + model +
-              "\", a tokenizer Hearth does not support (supported: \"llama\")");
+              "\", a tokenizer Hearth does not support (supported: \"llama\", \"gpt2\", "
+              "\"bert\")");
 }
 
 }  // namespace hearth

@@ -1,9 +1,10 @@
 // Text <-> token ids, exactly as the reference runtime does it, built from a
 // GGUF file's tokenizer.ggml.* metadata. One class fronts every tokenizer
-// model (SentencePiece "llama" now; byte-level BPE "gpt2" and WordPiece
-// "bert" plug in behind the same interface).
+// model: SentencePiece ("llama"), byte-level BPE ("gpt2") and WordPiece
+// ("bert").
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -55,6 +56,11 @@ class Tokenizer {
 
   virtual int32_t n_vocab() const = 0;
   virtual std::string_view model_name() const = 0;  // "llama", "gpt2", ...
+  // For summaries (`hearth inspect`): the pre-tokenizer in use (the
+  // tokenizer.ggml.pre value; "default" for a BPE file without one, "" for
+  // tokenizers that have none) and the number of BPE merges (0 if none).
+  virtual std::string_view pre_tokenizer_name() const { return {}; }
+  virtual size_t n_merges() const { return 0; }
   // Both throw hearth::Error for an id outside [0, n_vocab). token_type is
   // the type the token behaves as: llama.cpp's load-time fix-ups can make a
   // token CONTROL whatever the file says (e.g. "<|im_end|>", "<|eot_id|>").

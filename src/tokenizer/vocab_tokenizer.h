@@ -1,6 +1,6 @@
 // The part of a Tokenizer every vocab-based model shares: accessors,
 // token_to_piece and decode with llama.cpp's rules. A model subclass
-// (SentencePiece now; BPE, WordPiece later) adds encode() and says how a
+// (SentencePiece, byte-level BPE, WordPiece) adds encode() and says how a
 // NORMAL token's text turns into bytes.
 #pragma once
 
@@ -26,6 +26,7 @@ class VocabTokenizer : public Tokenizer {
 
   int32_t n_vocab() const override { return vocab_.size(); }
   std::string_view model_name() const override { return vocab_.model(); }
+  std::string_view pre_tokenizer_name() const override { return vocab_.pre(); }
   const std::string& token_text(TokenId id) const override;
   TokenType token_type(TokenId id) const override;
 

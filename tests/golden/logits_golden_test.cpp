@@ -55,6 +55,11 @@ const char* path_name(Path p) {
   return "";
 }
 
+// Readable test names in ctest listings instead of the parameter's bytes.
+void PrintTo(const Param& p, std::ostream* os) {
+  *os << p.c.golden << path_name(p.c.path) << " on " << kernels::isa_name(p.isa);
+}
+
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   std::string name = info.param.c.golden + path_name(info.param.c.path) + "_" +
                      std::string(kernels::isa_name(info.param.isa));
