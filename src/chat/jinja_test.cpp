@@ -432,6 +432,17 @@ TEST(JinjaLimits, HostileTemplatesFailCleanly) {
             ErrorKind::Limit);
 }
 
+TEST(JinjaLimits, NativeStackGuardStopsRecursionFirst) {
+  // With the call-depth limit lifted, the native-stack guard still ends
+  // unbounded recursion with an error rather than a stack overflow.
+  RenderOptions o = test_options();
+  o.max_call_depth = 1000000;
+  o.max_steps = uint64_t{1} << 40;
+  const TemplateError e = render_error("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", {}, o);
+  EXPECT_EQ(e.kind(), ErrorKind::Limit);
+  EXPECT_NE(e.message().find("stack"), std::string::npos) << e.message();
+}
+
 TEST(JinjaLimits, DeepNestingInTheSourceIsASyntaxError) {
   const std::string parens = std::string(5000, '(') + "1" + std::string(5000, ')');
   EXPECT_THROW(ChatTemplate::parse("{{ " + parens + " }}"), TemplateError);

@@ -11,8 +11,6 @@
 // which unpacks one super-block of one row and adds its product with one
 // token's super-block to that (row, token)'s accumulator.
 #pragma once
-#define KQ_NR 3
-#define KQ_NT 8
 
 
 
@@ -37,8 +35,10 @@ static inline __m512i pair_scale_index(int a, int b) {
 template <class T>
 struct KQuantKernels {
   static constexpr GgmlType kActType = GgmlType::Q8_K;
-  static constexpr int kTileRows = KQ_NR;
-  static constexpr int kTileTokens = KQ_NT;
+  // 16 accumulators + one row's unpacked super-block (10 vectors) in the 32
+  // zmm registers; wider tiles measured no faster.
+  static constexpr int kTileRows = 4;
+  static constexpr int kTileTokens = 4;
 
   static size_t act_row_bytes(int64_t cols) { return AK::row_bytes(cols); }
   static void quantize_act(const float* x, int64_t cols, uint8_t* out) { quantize_ak_avx2(x, cols, out, T::kOrder); }
