@@ -122,7 +122,12 @@ void Session::attention(int32_t layer, int32_t n, int32_t pos0) {
     }
   };
   const int64_t n_tasks = static_cast<int64_t>(n) * hp.n_head;
-  if (!pool_ || pool_->size() == 1) {
+  // Waking the other threads costs about a microsecond (far more when the
+  // machine is busy); below this much work one thread finishes sooner. The
+  // split never changes results: each (token, head) is one task.
+  constexpr int64_t kMinParallelWork = 64 * 1024;
+  const int64_t total_work = n_tasks * (pos0 + n) * hd;
+  if (!pool_ || pool_->size() == 1 || total_work < kMinParallelWork) {
     work(0, n_tasks, scores_.data());
     return;
   }
