@@ -26,9 +26,11 @@ using detail::TypeKernels;
 constexpr int64_t kMinWorkPerThread = 32 * 1024;
 
 // Activations of one token block are swept once per weight tile; keep the
-// block about this size so it stays in L2 while the weight rows stream.
-// (Each token block streams the weights once more from memory.)
-constexpr int64_t kTokenBlockBytes = 256 * 1024;
+// block about this size so it stays in L2 (1 MiB on Zen 4 / 5) while the
+// weight rows stream through L1. Each token block streams the weights once
+// more from memory: quantized activations take ~1.1 bytes per element, so
+// this is ~230 tokens of a 2048-wide matrix, ~65 of a 5632-wide one.
+constexpr int64_t kTokenBlockBytes = 512 * 1024;
 
 // Dense prefill goes in column blocks of kChunkCols: a block of a long
 // token block's F32 activations (kChunkTokenBlockBytes) stays in L2, and the
@@ -39,6 +41,15 @@ constexpr int64_t kTokenBlockBytes = 256 * 1024;
 constexpr int64_t kChunkCols = 512;
 constexpr int64_t kChunkTokenBlockBytes = 256 * 1024;
 constexpr int64_t kChunkAccBytes = 256 * 1024;
+
+// Row tiles go out in about this many chunks per thread (see matmul()), of
+// at least kMinChunkBytes of weights: each chunk starts its stream afresh.
+constexpr int64_t kChunksPerThread = 8;
+constexpr int64_t kMinChunkBytes = 64 * 1024;
+
+// Decode kernels prefetch about this far ahead in their rows; the start of a
+// range is fetched here, before its first tile.
+constexpr size_t kDecodePrefetchBytes = 12 * 1024;
 
 // Quantizing activations is split over the threads from this many elements.
 constexpr int64_t kMinParallelQuantize = 16 * 1024;
@@ -204,6 +215,11 @@ void run_range(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     run_chunked(j, r0, r1, t0, t1);
     return;
   }
+  if (t1 - t0 == 1 && j.mode != Mode::DecodedRows) {
+    const uint8_t* start = j.w + static_cast<size_t>(r0) * j.row_bytes;
+    const size_t bytes = std::min(kDecodePrefetchBytes, static_cast<size_t>(r1 - r0) * j.row_bytes);
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(start + off);
+  }
   const int mr = j.k->tile_rows;
   const int mt = j.k->tile_tokens;
   // DecodedRows: this thread's F32 copy of the current row tile, decoded once
@@ -321,9 +337,27 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   const int64_t row_tiles = (w.rows + job.k->tile_rows - 1) / job.k->tile_rows;
   const int64_t token_tiles = (n_tokens + mt - 1) / mt;
   if (row_tiles >= threads || token_tiles <= row_tiles) {
-    pool->parallel_for(row_tiles, [&job](int64_t b, int64_t e) {
-      const int64_t mr = job.k->tile_rows;
-      run_range(job, b * mr, std::min(job.rows, e * mr), 0, job.n_tokens);
+    // Row tiles are handed out in chunks, about kChunksPerThread per
+    // thread, from a shared counter: a thread the OS preempts (the machine
+    // is shared) holds up at most one chunk, not half the matrix, and a
+    // chunk's weights stay in L2 across the token blocks of a prefill.
+    // Which thread computes a tile never changes its bits.
+    struct {
+      const Job* job;
+      int64_t chunk_tiles, row_tiles;
+      std::atomic<int64_t> next{0};
+    } split{&job, 0, row_tiles};
+    const int64_t tile_bytes = job.k->tile_rows * static_cast<int64_t>(w.row_bytes);
+    split.chunk_tiles = std::max({int64_t{1}, (row_tiles + kChunksPerThread * threads - 1) / (kChunksPerThread * threads),
+                                  (kMinChunkBytes + tile_bytes - 1) / tile_bytes});
+    pool->run([&split](int, int) {
+      const int64_t mr = split.job->k->tile_rows;
+      for (;;) {
+        const int64_t b = split.next.fetch_add(1, std::memory_order_relaxed) * split.chunk_tiles;
+        if (b >= split.row_tiles) break;
+        const int64_t e = std::min(split.row_tiles, b + split.chunk_tiles);
+        run_range(*split.job, b * mr, std::min(split.job->rows, e * mr), 0, split.job->n_tokens);
+      }
     });
   } else {
     pool->parallel_for(token_tiles, [&job](int64_t b, int64_t e) {

@@ -101,6 +101,11 @@ struct DenseKernels {
         acc[i][j] = (mode & kChunkFirst) ? _mm256_setzero_ps() : _mm256_load_ps(accmem + (i * NT + j) * kLanes);
       }
     }
+    // Decode prefetch distance: whole tiles, about 12 KiB in all (hardware
+    // prefetchers stop at 4 KiB pages; see prefetch_ahead in simd_avx512.h).
+    const size_t tile_bytes = NR * row_bytes;
+    const size_t tiles = (12 * 1024 + tile_bytes / 2) / tile_bytes;
+    const size_t ahead = (tiles < 1 ? 1 : tiles) * tile_bytes;
     int64_t c = c0;
     for (; c + kLanes <= c1; c += kLanes) {
       // Decode streams each weight row once: fetch the next tile's rows
@@ -108,7 +113,7 @@ struct DenseKernels {
       if constexpr (NT == 1) {
 #pragma GCC unroll 16
         for (int i = 0; i < NR; ++i) {
-          _mm_prefetch(reinterpret_cast<const char*>(w + (NR + i) * row_bytes) + c * W::kBytes, _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(w + ahead + i * row_bytes) + c * W::kBytes, _MM_HINT_T0);
         }
       }
       __m256 xv[NT];

@@ -266,6 +266,34 @@ TEST(Matmul, TokenResultIndependentOfBatch) {
   }
 }
 
+// Long prefill batches go through the column-blocked path (several token
+// blocks, row panels and column blocks, the last one partial): still the
+// same bits as one token at a time, on one thread or two.
+TEST(Matmul, ColumnBlockedPrefillEqualsDecode) {
+  IsaGuard guard;
+  ThreadPool pool(2);
+  std::mt19937 rng(11);
+  const int64_t rows = 80, cols = 1500, n_tokens = 200;
+  for (Isa isa : runnable_isas()) {
+    ASSERT_TRUE(force_isa(isa));
+    for (GgmlType type : kTypes) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(type_name(type)));
+      const TestMatrix m = make_matrix(type, rows, cols, rng, 8);
+      const std::vector<float> x = random_vector(static_cast<size_t>(cols * n_tokens), rng);
+      std::vector<float> batch(static_cast<size_t>(rows * n_tokens)), threaded(batch.size());
+      matmul(m.w, x.data(), n_tokens, batch.data(), nullptr);
+      matmul(m.w, x.data(), n_tokens, threaded.data(), &pool);
+      EXPECT_EQ(std::memcmp(batch.data(), threaded.data(), batch.size() * 4), 0);
+      std::vector<float> single(static_cast<size_t>(rows));
+      for (int64_t t = 0; t < n_tokens; t += 37) {
+        matmul(m.w, x.data() + t * cols, 1, single.data(), nullptr);
+        ASSERT_EQ(std::memcmp(single.data(), batch.data() + t * rows, single.size() * 4), 0) << "token " << t;
+      }
+      expect_close_to_reference(m, x, n_tokens, batch);
+    }
+  }
+}
+
 // get_row decodes every F16 / BF16 bit pattern (and arbitrary F32 bits)
 // exactly; a row length that is not a multiple of any vector width checks the
 // tail too.

@@ -56,14 +56,14 @@ struct KQuantKernels {
 #pragma GCC unroll 4
       for (int j = 0; j < NT; ++j) acc[i][j] = _mm256_setzero_ps();
     }
+    const size_t ahead = prefetch_ahead(NR * row_bytes);
     for (int64_t sb = 0; sb < nsb; ++sb) {
 #pragma GCC unroll 4
       for (int i = 0; i < NR; ++i) {
         const uint8_t* block = w + i * row_bytes + sb * T::kBlockBytes;
         if constexpr (NT == 1) {
-          // Decode streams each weight once: fetch the next tile's rows ahead.
           for (int off = 0; off < T::kBlockBytes; off += 64) {
-            _mm_prefetch(reinterpret_cast<const char*>(block + NR * row_bytes + off), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(block + ahead + off), _MM_HINT_T0);
           }
         }
         const typename T::Row r(block);

@@ -66,13 +66,12 @@ struct KQuantKernels {
 #pragma GCC unroll 8
       for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_ps();
     }
+    const size_t ahead = prefetch_ahead(NR * row_bytes);
     for (int64_t sb = 0; sb < nsb; ++sb) {
 #pragma GCC unroll 8
       for (int i = 0; i < NR; ++i) {
         const uint8_t* block = w + i * row_bytes + sb * T::kBlockBytes;
-        // The same block of the next tile's rows (usually the next rows this
-        // thread multiplies): a few hundred ns ahead of the loads in decode.
-        if constexpr (NT == 1) prefetch_bytes<T::kBlockBytes>(block + NR * row_bytes);
+        if constexpr (NT == 1) prefetch_bytes<T::kBlockBytes>(block + ahead);
         const typename T::Row r(block);
 #pragma GCC unroll 8
         for (int j = 0; j < NT; ++j) {

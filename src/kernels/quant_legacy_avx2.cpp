@@ -57,7 +57,7 @@ inline void add_fifth_bits(const uint8_t* a, const uint8_t* b, Pair& p) {
 struct Q4_0 {
   static constexpr GgmlType kType = GgmlType::Q4_0;
   static constexpr int kBytes = 18, kOffset = 8;
-  static constexpr bool kSigned = false, kHasMin = false;
+  static constexpr bool kSigned = false, kHasMin = false, kFifthBits = false;
   static void load(const uint8_t* b, Pair& p) {
     split_nibbles(load2x128(b + 2, b + kBytes + 2), p);
     p.d = half_pair(b, b + kBytes);
@@ -67,7 +67,7 @@ struct Q4_0 {
 struct Q5_0 {
   static constexpr GgmlType kType = GgmlType::Q5_0;
   static constexpr int kBytes = 22, kOffset = 16;
-  static constexpr bool kSigned = false, kHasMin = false;
+  static constexpr bool kSigned = false, kHasMin = false, kFifthBits = true;
   static void load(const uint8_t* b, Pair& p) {
     split_nibbles(load2x128(b + 6, b + kBytes + 6), p);
     add_fifth_bits(b + 2, b + kBytes + 2, p);
@@ -78,7 +78,7 @@ struct Q5_0 {
 struct Q4_1 {
   static constexpr GgmlType kType = GgmlType::Q4_1;
   static constexpr int kBytes = 20, kOffset = 0;
-  static constexpr bool kSigned = false, kHasMin = true;
+  static constexpr bool kSigned = false, kHasMin = true, kFifthBits = false;
   static void load(const uint8_t* b, Pair& p) {
     split_nibbles(load2x128(b + 4, b + kBytes + 4), p);
     p.d = half_pair(b, b + kBytes);
@@ -89,7 +89,7 @@ struct Q4_1 {
 struct Q5_1 {
   static constexpr GgmlType kType = GgmlType::Q5_1;
   static constexpr int kBytes = 24, kOffset = 0;
-  static constexpr bool kSigned = false, kHasMin = true;
+  static constexpr bool kSigned = false, kHasMin = true, kFifthBits = true;
   static void load(const uint8_t* b, Pair& p) {
     split_nibbles(load2x128(b + 8, b + kBytes + 8), p);
     add_fifth_bits(b + 4, b + kBytes + 4, p);
@@ -101,7 +101,7 @@ struct Q5_1 {
 struct Q8_0 {
   static constexpr GgmlType kType = GgmlType::Q8_0;
   static constexpr int kBytes = 34, kOffset = 0;
-  static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr bool kSigned = true, kHasMin = false, kFifthBits = false;
   static void load(const uint8_t* b, Pair& p) {
     p.lo = load2x128(b + 2, b + kBytes + 2);
     p.hi = load2x128(b + 18, b + kBytes + 18);
@@ -112,7 +112,7 @@ struct Q8_0 {
 struct IQ4_NL {
   static constexpr GgmlType kType = GgmlType::IQ4_NL;
   static constexpr int kBytes = 18, kOffset = 0;
-  static constexpr bool kSigned = true, kHasMin = false;
+  static constexpr bool kSigned = true, kHasMin = false, kFifthBits = false;
   static void load(const uint8_t* b, Pair& p) {
     split_nibbles(load2x128(b + 2, b + kBytes + 2), p);
     const __m256i table = _mm256_broadcastsi128_si256(
@@ -126,8 +126,10 @@ struct IQ4_NL {
 template <class T>
 struct LegacyKernels {
   static constexpr GgmlType kActType = T::kHasMin ? GgmlType::Q8_1 : GgmlType::Q8_0;
+  // 16 ymm registers: 8 accumulators, a row's pair of blocks, constants.
+  // The Q5 types' bit expansion needs more constants: 2 x 2 avoids spills.
   static constexpr int kTileRows = 2;
-  static constexpr int kTileTokens = 4;
+  static constexpr int kTileTokens = T::kFifthBits ? 2 : 4;
 
   static size_t act_row_bytes(int64_t cols) { return A32::row_bytes(cols); }
   static void quantize_act(const float* x, int64_t cols, uint8_t* out) {
@@ -196,12 +198,13 @@ struct LegacyKernels {
       for (int j = 0; j < NT; ++j) acc[i][j] = _mm256_setzero_ps();
     }
     const uint8_t* rows[NR];
+    const size_t ahead = prefetch_ahead(NR * row_bytes);
     for (int64_t g = 0; g < full; ++g) {
       for (int h = 0; h < 2; ++h) {
 #pragma GCC unroll 4
         for (int i = 0; i < NR; ++i) {
           rows[i] = w + i * row_bytes + (4 * g + 2 * h) * T::kBytes;
-          if constexpr (NT == 1) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + NR * row_bytes), _MM_HINT_T0);
+          if constexpr (NT == 1) _mm_prefetch(reinterpret_cast<const char*>(rows[i] + ahead), _MM_HINT_T0);
         }
         half<NR, NT>(rows, xq, xq_row_bytes, cols, g, h, acc);
       }

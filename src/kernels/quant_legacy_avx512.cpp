@@ -182,19 +182,17 @@ struct Q8_0 {
   static constexpr GgmlType kType = GgmlType::Q8_0;
   static constexpr int kBytes = 34, kOffset = 128;
   static constexpr bool kHasMin = false;
-  static __m512i lanes16(const uint8_t* p) {
-    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + kBytes)), 1);
-    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * kBytes)), 2);
-    return _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 3 * kBytes)), 3);
-  }
+  // A group is 136 bytes: elements 0..15 of the four blocks (bytes 2, 36, 70,
+  // 104 on) and the scales lie in [0, 128); elements 16..31 (bytes 18, 52,
+  // 86, 120 on) in [8, 136).
   static void load(const uint8_t* g, GroupQuants& q) {
-    static constexpr WordIndex kD = lane_halves(0, kBytes);
+    static constexpr WordIndex kLo = lane_bytes16(2, kBytes), kHi = lane_bytes16(18 - 8, kBytes),
+                               kD = lane_halves(0, kBytes);
     const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-    q.lo = _mm512_xor_si512(lanes16(g + 2), flip);
-    q.hi = _mm512_xor_si512(lanes16(g + 18), flip);
-    const __m512i words = _mm512_permutex2var_epi16(load512(g), load_index(kD), load512(g + 64));
-    q.d = _mm512_cvtph_ps(_mm512_castsi512_si256(words));
+    const __m512i z0 = load512(g), z1 = load512(g + 64);
+    q.lo = _mm512_xor_si512(_mm512_permutex2var_epi16(z0, load_index(kLo), z1), flip);
+    q.hi = _mm512_xor_si512(_mm512_permutex2var_epi16(load512(g + 8), load_index(kHi), load512(g + 72)), flip);
+    q.d = _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(z0, load_index(kD), z1)));
   }
 };
 
@@ -267,13 +265,12 @@ struct LegacyKernels {
       for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_ps();
     }
     const uint8_t* rows[NR];
+    const size_t ahead = prefetch_ahead(NR * row_bytes);
     for (int64_t g = 0; g < full; ++g) {
 #pragma GCC unroll 8
       for (int i = 0; i < NR; ++i) {
         rows[i] = w + i * row_bytes + 4 * g * T::kBytes;
-        // The same group of the next tile's rows (usually the next rows this
-        // thread multiplies): a few hundred ns ahead of the loads in decode.
-        if constexpr (NT == 1) prefetch_bytes<4 * T::kBytes>(rows[i] + NR * row_bytes);
+        if constexpr (NT == 1) prefetch_bytes<4 * T::kBytes>(rows[i] + ahead);
       }
       group<NR, NT>(rows, xq, xq_row_bytes, cols, g, acc);
     }
