@@ -175,7 +175,9 @@ void Parser::fail_unknown_tag(const std::string* name) {
     const auto& last = end_stack_.back();
     for (size_t i = 0; i < last.size(); ++i) {
       if (i) looking += " or ";
-      looking += "'" + std::string(last[i]) + "'";
+      looking += '\'';
+      looking += last[i];
+      looking += '\'';
     }
   }
   std::string msg = name ? "Encountered unknown tag '" + *name + "'." : "Unexpected end of template.";

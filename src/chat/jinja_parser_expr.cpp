@@ -487,7 +487,7 @@ ExprPtr Parser::parse_filter(ExprPtr node, bool start_inline) {
     if (!start_inline) advance();
     const int line = cur().line;
     std::string name = expect_name();
-    while (skip_op(".")) name += "." + expect_name();
+    while (skip_op(".")) name.append(".").append(expect_name());
     auto f = make(ExprKind::Filter, line);
     f->node = std::move(node);
     f->name = name;
@@ -505,7 +505,7 @@ ExprPtr Parser::parse_test(ExprPtr node) {
   advance();  // 'is'
   const bool negated = skip_name("not");
   std::string name = expect_name();
-  while (skip_op(".")) name += "." + expect_name();
+  while (skip_op(".")) name.append(".").append(expect_name());
   auto t = make(ExprKind::Test, line);
   t->node = std::move(node);
   t->name = name;

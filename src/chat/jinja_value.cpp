@@ -241,7 +241,7 @@ std::string Namespace::repr(int depth) const {
   return out + "}>";
 }
 
-std::string Object::repr(int) const { return "<" + type_name() + " object>"; }
+std::string Object::repr(int) const { return std::string("<").append(type_name()).append(" object>"); }
 
 // ---------------------------------------------------------------- basics
 

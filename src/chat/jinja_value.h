@@ -49,7 +49,7 @@ class Object {
 };
 
 struct ListData;
-struct DictData;
+class DictData;
 
 class Value {
  public:

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -40,6 +41,7 @@ struct TemplateOptions {
 };
 
 std::string read_file(const std::string& path) {
+  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
   std::string data(std::istreambuf_iterator<char>(in), {});
@@ -169,7 +171,7 @@ void add_template_command(CLI::App& app, int& exit_code) {
                                 "GGUF model: use its tokenizer.chat_template and BOS/EOS token texts");
   tmpl->excludes(model);
   cmd->add_option("--messages", opt->messages_file,
-                  "JSON file: an array of OpenAI-style messages, or {\"messages\": [...], \"tools\": [...]}")
+                  "JSON file ('-': stdin): an array of OpenAI-style messages, or {\"messages\": [...], \"tools\": [...]}")
       ->required();
   cmd->add_flag("--add-generation-prompt", opt->add_generation_prompt,
                 "End with the header that starts the assistant's reply");
