@@ -5,10 +5,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <random>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/sampling_options.h"
 #include "kernels/thread_pool.h"
 #include "model/model.h"
 #include "model/session.h"
@@ -59,8 +59,7 @@ int run(const RunOptions& opt) {
                 " allows (use --ctx-size)");
   }
 
-  SamplingParams sp = opt.sampling;
-  sp.seed = opt.seed ? *opt.seed : std::random_device{}();
+  const SamplingParams sp = with_seed(opt.sampling, opt.seed);
   Sampler sampler(sp, model->hparams().n_vocab);
   for (const TokenId t : prompt) sampler.accept(t);
 
@@ -124,19 +123,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-n,--n-predict", opt->n_predict,
                   "Tokens to generate (-1: until end of text or a full context)")
       ->capture_default_str();
-  cmd->add_option("--temp", opt->sampling.temperature, "Temperature (0: greedy)")
-      ->capture_default_str()->check(CLI::Range(0.0, 100.0));
-  cmd->add_option("--top-k", opt->sampling.top_k, "Top-k (0: off)")->capture_default_str();
-  cmd->add_option("--top-p", opt->sampling.top_p, "Top-p (1: off)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--min-p", opt->sampling.min_p, "Min-p (0: off)")
-      ->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--repeat-penalty", opt->sampling.repeat_penalty, "Repetition penalty (1: off)")
-      ->capture_default_str()->check(CLI::Range(0.0, 10.0));
-  cmd->add_option("--repeat-last-n", opt->sampling.repeat_last_n,
-                  "Tokens the repetition penalty looks back over (-1: all)")
-      ->capture_default_str();
-  cmd->add_option("-s,--seed", opt->seed, "Random seed (default: random, printed at the end)");
+  add_sampling_options(cmd, opt->sampling, opt->seed);
   cmd->add_option("-t,--threads", opt->threads, "Threads (default: physical cores)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("-c,--ctx-size", opt->ctx_size, "Context size (default: the model's)")

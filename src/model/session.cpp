@@ -10,55 +10,151 @@
 
 namespace hearth {
 
-Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool)
+Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool, int32_t n_seq)
     : model_(model),
       pool_(pool),
       n_ctx_(n_ctx > 0 ? n_ctx : std::min(model.hparams().n_ctx_train, kDefaultCtx)) {
+  if (n_seq < 1) throw Error("a session needs at least one sequence");
   const HParams& hp = model.hparams();
-  const size_t cache = static_cast<size_t>(n_ctx_) * hp.kv_dim();
+  n_past_.assign(n_seq, 0);
+  const size_t cache = static_cast<size_t>(n_seq) * n_ctx_ * hp.kv_dim();
   k_cache_.assign(hp.n_layer, std::vector<float>(cache));
   v_cache_.assign(hp.n_layer, std::vector<float>(cache));
   const size_t n_threads = pool ? static_cast<size_t>(pool->size()) : 1;
   scores_.resize(n_threads * n_ctx_);
 }
 
-void Session::truncate(int32_t n) {
-  if (n < 0 || n > n_past_) throw Error("cannot truncate the session to " + std::to_string(n));
-  n_past_ = n;
+float* Session::k_cache(int32_t layer, int32_t seq, int32_t pos) {
+  const size_t kv_dim = model_.hparams().kv_dim();
+  return k_cache_[layer].data() + (static_cast<size_t>(seq) * n_ctx_ + pos) * kv_dim;
+}
+
+float* Session::v_cache(int32_t layer, int32_t seq, int32_t pos) {
+  const size_t kv_dim = model_.hparams().kv_dim();
+  return v_cache_[layer].data() + (static_cast<size_t>(seq) * n_ctx_ + pos) * kv_dim;
+}
+
+void Session::truncate(int32_t n, int32_t seq) {
+  if (seq < 0 || seq >= n_seq()) throw Error("no sequence " + std::to_string(seq) + " in the session");
+  if (n < 0 || n > n_past_[seq]) throw Error("cannot truncate the sequence to " + std::to_string(n));
+  n_past_[seq] = n;
+}
+
+void Session::check_batch(std::span<const SeqTokens> batch) const {
+  const int32_t n_vocab = model_.hparams().n_vocab;
+  std::vector<bool> seen(n_past_.size());
+  for (const SeqTokens& e : batch) {
+    if (e.seq < 0 || e.seq >= n_seq()) throw Error("no sequence " + std::to_string(e.seq) + " in the session");
+    if (seen[e.seq]) throw Error("sequence " + std::to_string(e.seq) + " appears twice in one batch");
+    seen[e.seq] = true;
+    const int64_t n = static_cast<int64_t>(e.tokens.size());
+    if (n == 0) throw Error("eval: no tokens to evaluate");
+    if (n_past_[e.seq] + n > n_ctx_) {
+      throw Error("the context is full: " + std::to_string(n_past_[e.seq]) + " + " + std::to_string(n) +
+                  " tokens exceed the context size of " + std::to_string(n_ctx_));
+    }
+    for (const TokenId t : e.tokens) {
+      if (t < 0 || t >= n_vocab) {
+        throw Error("token id " + std::to_string(t) + " is out of range (vocabulary size " +
+                    std::to_string(n_vocab) + ")");
+      }
+    }
+  }
 }
 
 std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_logits) {
+  const SeqTokens entry{0, tokens};
+  check_batch({&entry, 1});
   const int32_t n = static_cast<int32_t>(tokens.size());
-  const int32_t n_vocab = model_.hparams().n_vocab;
-  if (n == 0) throw Error("eval: no tokens to evaluate");
-  if (static_cast<int64_t>(n_past_) + n > n_ctx_) {
-    throw Error("the context is full: " + std::to_string(n_past_) + " + " + std::to_string(n) +
-                " tokens exceed the context size of " + std::to_string(n_ctx_));
-  }
-  for (const TokenId t : tokens) {
-    if (t < 0 || t >= n_vocab) {
-      throw Error("token id " + std::to_string(t) + " is out of range (vocabulary size " +
-                  std::to_string(n_vocab) + ")");
-    }
-  }
-  logits_.resize(static_cast<size_t>(all_logits ? n : 1) * n_vocab);
+  const size_t n_vocab = model_.hparams().n_vocab;
+  tok_.assign(tokens.begin(), tokens.end());
+  tok_seq_.assign(n, 0);
+  tok_pos_.resize(n);
+  for (int32_t t = 0; t < n; ++t) tok_pos_[t] = n_past_[0] + t;
+  logits_.resize((all_logits ? n : 1) * n_vocab);
   for (int32_t b = 0; b < n; b += kMaxBatch) {
     const int32_t nb = std::min(kMaxBatch, n - b);
-    const bool last = b + nb == n;
-    float* out = all_logits ? logits_.data() + static_cast<size_t>(b) * n_vocab
-                            : (last ? logits_.data() : nullptr);
-    forward(tokens.data() + b, nb, all_logits, out);
+    out_rows_.clear();
+    if (all_logits) {
+      for (int32_t t = 0; t < nb; ++t) out_rows_.push_back(t);
+    } else if (b + nb == n) {
+      out_rows_.push_back(nb - 1);
+    }
+    forward(b, nb, out_rows_, Output::Logits, all_logits ? logits_.data() + b * n_vocab : logits_.data());
   }
   return logits_;
 }
 
-void Session::fill_rope_tables(int32_t n, int32_t pos0) {
+std::span<const float> Session::eval_batch(std::span<const SeqTokens> batch) {
+  check_batch(batch);
+  const size_t n_vocab = model_.hparams().n_vocab;
+  tok_.clear();
+  tok_seq_.clear();
+  tok_pos_.clear();
+  std::vector<int32_t> last;  // index of each entry's last token
+  for (const SeqTokens& e : batch) {
+    for (size_t i = 0; i < e.tokens.size(); ++i) {
+      tok_.push_back(e.tokens[i]);
+      tok_seq_.push_back(e.seq);
+      tok_pos_.push_back(n_past_[e.seq] + static_cast<int32_t>(i));
+    }
+    last.push_back(static_cast<int32_t>(tok_.size()) - 1);
+  }
+  const int32_t n = static_cast<int32_t>(tok_.size());
+  logits_.resize(batch.size() * n_vocab);
+  size_t next_out = 0;
+  for (int32_t b = 0; b < n; b += kMaxBatch) {
+    const int32_t nb = std::min(kMaxBatch, n - b);
+    out_rows_.clear();
+    const size_t first_out = next_out;
+    while (next_out < last.size() && last[next_out] < b + nb) out_rows_.push_back(last[next_out++] - b);
+    forward(b, nb, out_rows_, Output::Logits, logits_.data() + first_out * n_vocab);
+  }
+  return logits_;
+}
+
+std::vector<float> Session::embed(std::span<const TokenId> tokens, int32_t seq) {
+  truncate(0, seq);
+  const SeqTokens entry{seq, tokens};
+  check_batch({&entry, 1});
+  const int32_t n = static_cast<int32_t>(tokens.size());
+  const int32_t E = model_.hparams().n_embd;
+  tok_.assign(tokens.begin(), tokens.end());
+  tok_seq_.assign(n, seq);
+  tok_pos_.resize(n);
+  for (int32_t t = 0; t < n; ++t) tok_pos_[t] = t;
+  std::vector<double> sum(E);
+  std::vector<float> hidden;
+  for (int32_t b = 0; b < n; b += kMaxBatch) {
+    const int32_t nb = std::min(kMaxBatch, n - b);
+    out_rows_.resize(nb);
+    for (int32_t t = 0; t < nb; ++t) out_rows_[t] = t;
+    hidden.resize(static_cast<size_t>(nb) * E);
+    forward(b, nb, out_rows_, Output::Hidden, hidden.data());
+    for (int32_t t = 0; t < nb; ++t) {
+      for (int32_t i = 0; i < E; ++i) sum[i] += hidden[static_cast<size_t>(t) * E + i];
+    }
+  }
+  truncate(0, seq);
+  double norm = 0;
+  for (double& v : sum) {
+    v /= n;
+    norm += v * v;
+  }
+  norm = std::sqrt(norm);
+  std::vector<float> out(E);
+  for (int32_t i = 0; i < E; ++i) out[i] = static_cast<float>(norm > 0 ? sum[i] / norm : 0.0);
+  return out;
+}
+
+// cos/sin of each rotated pair's angle for tokens tok_[b .. b+n).
+void Session::fill_rope_tables(int32_t b, int32_t n) {
   const HParams& hp = model_.hparams();
   const int32_t half = hp.n_rot / 2;
   rope_cos_.resize(static_cast<size_t>(n) * half);
   rope_sin_.resize(static_cast<size_t>(n) * half);
   for (int32_t t = 0; t < n; ++t) {
-    const double pos = static_cast<double>(pos0 + t) * hp.rope_freq_scale;
+    const double pos = static_cast<double>(tok_pos_[b + t]) * hp.rope_freq_scale;
     const auto& freq_factors = model_.rope_freqs();
     for (int32_t i = 0; i < half; ++i) {
       double theta = pos * std::pow(static_cast<double>(hp.rope_freq_base),
@@ -92,23 +188,24 @@ void Session::apply_rope(float* x, int32_t n_heads, int32_t t) const {
   }
 }
 
-// Causal grouped-query attention of the n new tokens (at pos0 ..) over the
-// cache; one (token, head) pair per task, so results do not depend on threads.
-void Session::attention(int32_t layer, int32_t n, int32_t pos0) {
+// Causal grouped-query attention of tokens tok_[b .. b+n) over their
+// sequences' caches; one (token, head) pair per task, so results do not
+// depend on threads or on the other tokens in the batch.
+void Session::attention(int32_t layer, int32_t b, int32_t n) {
   const HParams& hp = model_.hparams();
   const int32_t hd = hp.head_dim;
   const int32_t group = hp.n_head / hp.n_head_kv;
   const int32_t kv_dim = hp.kv_dim();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  const float* K = k_cache_[layer].data();
-  const float* V = v_cache_[layer].data();
 
   auto work = [&](int64_t begin, int64_t end, float* scores) {
     for (int64_t task = begin; task < end; ++task) {
       const int32_t t = static_cast<int32_t>(task / hp.n_head);
       const int32_t h = static_cast<int32_t>(task % hp.n_head);
       const int32_t kvh = h / group;
-      const int32_t n_keys = pos0 + t + 1;
+      const int32_t n_keys = tok_pos_[b + t] + 1;
+      const float* K = k_cache(layer, tok_seq_[b + t], 0);
+      const float* V = v_cache(layer, tok_seq_[b + t], 0);
       const float* q = q_.data() + static_cast<size_t>(t) * hp.q_dim() + h * hd;
       for (int32_t j = 0; j < n_keys; ++j) {
         scores[j] = ops::dot(q, K + static_cast<size_t>(j) * kv_dim + kvh * hd, hd) * scale;
@@ -126,7 +223,8 @@ void Session::attention(int32_t layer, int32_t n, int32_t pos0) {
   // machine is busy); below this much work one thread finishes sooner. The
   // split never changes results: each (token, head) is one task.
   constexpr int64_t kMinParallelWork = 64 * 1024;
-  const int64_t total_work = n_tasks * (pos0 + n) * hd;
+  int64_t total_work = 0;
+  for (int32_t t = 0; t < n; ++t) total_work += static_cast<int64_t>(tok_pos_[b + t] + 1) * hp.n_head * hd;
   if (!pool_ || pool_->size() == 1 || total_work < kMinParallelWork) {
     work(0, n_tasks, scores_.data());
     return;
@@ -139,7 +237,7 @@ void Session::attention(int32_t layer, int32_t n, int32_t pos0) {
   });
 }
 
-void Session::forward(const TokenId* tokens, int32_t n, bool all_logits, float* logits) {
+void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, Output what, float* out) {
   const Model& m = model_;
   const HParams& hp = m.hparams();
   const int32_t E = hp.n_embd;
@@ -154,9 +252,8 @@ void Session::forward(const TokenId* tokens, int32_t n, bool all_logits, float* 
   gate_.resize(un * hp.n_ff);
   up_.resize(un * hp.n_ff);
 
-  const int32_t pos0 = n_past_;
-  for (int32_t t = 0; t < n; ++t) kernels::get_row(m.token_embd(), tokens[t], &x_[static_cast<size_t>(t) * E]);
-  fill_rope_tables(n, pos0);
+  for (int32_t t = 0; t < n; ++t) kernels::get_row(m.token_embd(), tok_[b + t], &x_[static_cast<size_t>(t) * E]);
+  fill_rope_tables(b, n);
 
   for (int32_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights& L = m.layers()[il];
@@ -188,11 +285,13 @@ void Session::forward(const TokenId* tokens, int32_t n, bool all_logits, float* 
       apply_rope(q, hp.n_head, t);
       apply_rope(k, hp.n_head_kv, t);
     }
-    std::copy(k_.begin(), k_.begin() + un * hp.kv_dim(),
-              k_cache_[il].begin() + static_cast<size_t>(pos0) * hp.kv_dim());
-    std::copy(v_.begin(), v_.begin() + un * hp.v_dim(),
-              v_cache_[il].begin() + static_cast<size_t>(pos0) * hp.v_dim());
-    attention(il, n, pos0);
+    for (int32_t t = 0; t < n; ++t) {
+      const auto k = k_.begin() + static_cast<size_t>(t) * hp.kv_dim();
+      const auto v = v_.begin() + static_cast<size_t>(t) * hp.v_dim();
+      std::copy(k, k + hp.kv_dim(), k_cache(il, tok_seq_[b + t], tok_pos_[b + t]));
+      std::copy(v, v + hp.v_dim(), v_cache(il, tok_seq_[b + t], tok_pos_[b + t]));
+    }
+    attention(il, b, n);
     kernels::matmul(L.wo, attn_.data(), n, tmp_.data(), pool_);
     ops::add(x_.data(), tmp_.data(), static_cast<int64_t>(un) * E);
 
@@ -206,16 +305,17 @@ void Session::forward(const TokenId* tokens, int32_t n, bool all_logits, float* 
     kernels::matmul(L.w_down, gate_.data(), n, tmp_.data(), pool_);
     ops::add(x_.data(), tmp_.data(), static_cast<int64_t>(un) * E);
   }
-  n_past_ += n;
+  for (int32_t t = 0; t < n; ++t) n_past_[tok_seq_[b + t]] = tok_pos_[b + t] + 1;
 
-  if (!logits) return;
-  // Output head, for every token or just the last.
-  const int32_t first = all_logits ? 0 : n - 1;
-  const int32_t rows = n - first;
-  for (int32_t t = first; t < n; ++t) {
-    ops::rms_norm(&x_[static_cast<size_t>(t) * E], m.output_norm().data(), E, hp.rms_eps, &h_[static_cast<size_t>(t - first) * E]);
+  // Output norm, then the output head, for the rows asked for.
+  if (out_rows.empty()) return;
+  const int32_t rows = static_cast<int32_t>(out_rows.size());
+  float* normed = what == Output::Hidden ? out : h_.data();
+  for (int32_t r = 0; r < rows; ++r) {
+    ops::rms_norm(&x_[static_cast<size_t>(out_rows[r]) * E], m.output_norm().data(), E, hp.rms_eps,
+                  normed + static_cast<size_t>(r) * E);
   }
-  kernels::matmul(m.output(), h_.data(), rows, logits, pool_);
+  if (what == Output::Logits) kernels::matmul(m.output(), h_.data(), rows, out, pool_);
 }
 
 }  // namespace hearth

@@ -87,7 +87,7 @@ BpeTokenizer::BpeTokenizer(Vocab vocab, const BpePreConfig& config,
 }
 
 std::vector<TokenId> BpeTokenizer::encode(std::string_view text, bool add_special,
-                                          bool parse_special) const {
+                                          bool parse_special, std::span<const TextRange> literal) const {
   const Vocab& v = vocab();
   std::vector<TokenId> out;
   out.reserve(text.size() / 2 + 2);  // about 4 bytes a token; untouched pages are free
@@ -99,7 +99,7 @@ std::vector<TokenId> BpeTokenizer::encode(std::string_view text, bool add_specia
   BpeMerges::Scratch scratch;
   const bool ignore_merges = pre_.config().ignore_merges;
 
-  for (const Fragment& f : partition_special_tokens(text, v, parse_special)) {
+  for (const Fragment& f : partition_special_tokens(text, v, parse_special, literal)) {
     if (!f.is_text()) {
       out.push_back(f.token);
       continue;

@@ -31,7 +31,7 @@ class BpeTokenizer final : public VocabTokenizer {
   BpeTokenizer& operator=(const BpeTokenizer&) = delete;
 
   std::vector<TokenId> encode(std::string_view text, bool add_special,
-                              bool parse_special) const override;
+                              bool parse_special, std::span<const TextRange> literal = {}) const override;
 
   // llama.cpp applies "default" to a file without tokenizer.ggml.pre.
   std::string_view pre_tokenizer_name() const override {

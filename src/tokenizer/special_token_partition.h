@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -28,8 +29,9 @@ struct Fragment {
 // tokens are matched; without it only USER_DEFINED ones (as Hugging Face
 // tokenizers treat added tokens). A token with the LSTRIP / RSTRIP attribute
 // also swallows the whitespace before / after it. Empty text gives no
-// fragments.
+// fragments. No match may overlap a `literal` range (sorted, disjoint).
 std::vector<Fragment> partition_special_tokens(std::string_view text, const Vocab& vocab,
-                                               bool parse_special);
+                                               bool parse_special,
+                                               std::span<const TextRange> literal = {});
 
 }  // namespace hearth

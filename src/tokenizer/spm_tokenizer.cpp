@@ -46,7 +46,7 @@ SpmTokenizer::SpmTokenizer(Vocab vocab)
 }
 
 std::vector<TokenId> SpmTokenizer::encode(std::string_view text, bool add_special,
-                                          bool parse_special) const {
+                                          bool parse_special, std::span<const TextRange> literal) const {
   const Vocab& v = vocab();
   std::vector<TokenId> out;
   if (add_special && v.add_bos()) out.push_back(v.bos());
@@ -55,7 +55,7 @@ std::vector<TokenId> SpmTokenizer::encode(std::string_view text, bool add_specia
   // llama.cpp does so for the first text fragment and for every fragment
   // that follows a special token.
   bool after_special = true;
-  for (const Fragment& f : partition_special_tokens(text, v, parse_special)) {
+  for (const Fragment& f : partition_special_tokens(text, v, parse_special, literal)) {
     if (!f.is_text()) {
       out.push_back(f.token);
       after_special = true;

@@ -26,7 +26,7 @@ class SpmTokenizer final : public VocabTokenizer {
   SpmTokenizer& operator=(const SpmTokenizer&) = delete;
 
   std::vector<TokenId> encode(std::string_view text, bool add_special,
-                              bool parse_special) const override;
+                              bool parse_special, std::span<const TextRange> literal = {}) const override;
 
  protected:
   std::string normal_token_bytes(const std::string& text) const override;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,12 @@ class File;
 namespace hearth {
 
 using TokenId = int32_t;
+
+// Bytes [begin, end) of a text.
+struct TextRange {
+  size_t begin = 0;
+  size_t end = 0;
+};
 
 // tokenizer.ggml.token_type values.
 enum class TokenType : int32_t {
@@ -39,9 +46,11 @@ class Tokenizer {
 
   // add_special: add BOS (and EOS) as the vocab's add_bos_token /
   // add_eos_token say. parse_special: match control/special token text in
-  // `text` (chat templates need it; user text never gets it).
-  virtual std::vector<TokenId> encode(std::string_view text, bool add_special,
-                                      bool parse_special) const = 0;
+  // `text` (chat templates need it; user text never gets it). literal:
+  // byte ranges of `text` where no special token is matched (the messages
+  // inside a rendered chat template), sorted, not overlapping.
+  virtual std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special,
+                                      std::span<const TextRange> literal = {}) const = 0;
 
   // The bytes one token stands for, as printed while streaming. Control
   // (and unknown) tokens give "" unless `special` is set (then their text).

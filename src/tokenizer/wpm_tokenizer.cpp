@@ -137,11 +137,11 @@ void WpmTokenizer::encode_word(const std::string& word, std::vector<TokenId>& ou
 }
 
 std::vector<TokenId> WpmTokenizer::encode(std::string_view text, bool add_special,
-                                          bool parse_special) const {
+                                          bool parse_special, std::span<const TextRange> literal) const {
   const Vocab& v = vocab();
   std::vector<TokenId> out;
   if (add_special && v.bos() >= 0) out.push_back(v.bos());
-  for (const Fragment& f : partition_special_tokens(text, v, parse_special)) {
+  for (const Fragment& f : partition_special_tokens(text, v, parse_special, literal)) {
     if (!f.is_text()) {
       out.push_back(f.token);
       continue;

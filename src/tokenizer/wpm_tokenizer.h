@@ -31,7 +31,7 @@ class WpmTokenizer final : public VocabTokenizer {
   // add_special puts [CLS] (BOS) in front and [SEP] at the end, whatever
   // add_bos_token says, as llama.cpp does for WPM.
   std::vector<TokenId> encode(std::string_view text, bool add_special,
-                              bool parse_special) const override;
+                              bool parse_special, std::span<const TextRange> literal = {}) const override;
 
   // BERT's basic tokenizer: NFD-first and accent stripping, lowercasing,
   // splitting at whitespace, punctuation, ASCII symbols and CJK ideographs,
