@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/attention.h"
 #include "kernels/thread_pool.h"
 #include "model/ops.h"
 #include "util/error.h"
@@ -24,9 +25,10 @@ Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool, int32_t n_
   scores_.resize(n_threads * n_ctx_);
 }
 
-float* Session::k_cache(int32_t layer, int32_t seq, int32_t pos) {
-  const size_t kv_dim = model_.hparams().kv_dim();
-  return k_cache_[layer].data() + (static_cast<size_t>(seq) * n_ctx_ + pos) * kv_dim;
+float* Session::k_cache(int32_t layer, int32_t seq, int32_t kv_head) {
+  const HParams& hp = model_.hparams();
+  return k_cache_[layer].data() +
+         (static_cast<size_t>(seq) * hp.n_head_kv + kv_head) * hp.head_dim * static_cast<size_t>(n_ctx_);
 }
 
 float* Session::v_cache(int32_t layer, int32_t seq, int32_t pos) {
@@ -189,43 +191,43 @@ void Session::apply_rope(float* x, int32_t n_heads, int32_t t) const {
 }
 
 // Causal grouped-query attention of tokens tok_[b .. b+n) over their
-// sequences' caches; one (token, head) pair per task, so results do not
-// depend on threads or on the other tokens in the batch.
+// sequences' caches; one (token, KV head) pair per task, each computing the
+// query heads of its group, so results do not depend on threads or on the
+// other tokens in the batch.
 void Session::attention(int32_t layer, int32_t b, int32_t n) {
   const HParams& hp = model_.hparams();
   const int32_t hd = hp.head_dim;
   const int32_t group = hp.n_head / hp.n_head_kv;
-  const int32_t kv_dim = hp.kv_dim();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
-  auto work = [&](int64_t begin, int64_t end, float* scores) {
+  auto work = [&](int64_t begin, int64_t end, float* scratch) {
     for (int64_t task = begin; task < end; ++task) {
-      const int32_t t = static_cast<int32_t>(task / hp.n_head);
-      const int32_t h = static_cast<int32_t>(task % hp.n_head);
-      const int32_t kvh = h / group;
-      const int32_t n_keys = tok_pos_[b + t] + 1;
-      const float* K = k_cache(layer, tok_seq_[b + t], 0);
-      const float* V = v_cache(layer, tok_seq_[b + t], 0);
-      const float* q = q_.data() + static_cast<size_t>(t) * hp.q_dim() + h * hd;
-      for (int32_t j = 0; j < n_keys; ++j) {
-        scores[j] = ops::dot(q, K + static_cast<size_t>(j) * kv_dim + kvh * hd, hd) * scale;
-      }
-      ops::softmax(scores, n_keys);
-      float* out = attn_.data() + static_cast<size_t>(t) * hp.q_dim() + h * hd;
-      std::fill(out, out + hd, 0.0f);
-      for (int32_t j = 0; j < n_keys; ++j) {
-        ops::axpy(scores[j], V + static_cast<size_t>(j) * kv_dim + kvh * hd, hd, out);
-      }
+      const int32_t t = static_cast<int32_t>(task / hp.n_head_kv);
+      const int32_t kvh = static_cast<int32_t>(task % hp.n_head_kv);
+      const size_t head0 = static_cast<size_t>(t) * hp.q_dim() + static_cast<size_t>(kvh) * group * hd;
+      kernels::AttentionArgs args;
+      args.q = q_.data() + head0;
+      args.n_q = group;
+      args.head_dim = hd;
+      args.n_keys = tok_pos_[b + t] + 1;
+      args.kt = k_cache(layer, tok_seq_[b + t], kvh);
+      args.kt_stride = n_ctx_;
+      args.v = v_cache(layer, tok_seq_[b + t], 0) + static_cast<size_t>(kvh) * hd;
+      args.v_stride = hp.kv_dim();
+      args.scale = scale;
+      args.out = attn_.data() + head0;
+      args.scratch = scratch;
+      kernels::attention(args);
     }
   };
-  const int64_t n_tasks = static_cast<int64_t>(n) * hp.n_head;
+  const int64_t n_tasks = static_cast<int64_t>(n) * hp.n_head_kv;
   // Waking the other threads costs about a microsecond (far more when the
   // machine is busy); below this much work one thread finishes sooner. The
-  // split never changes results: each (token, head) is one task.
+  // split never changes results: each (token, KV head) is one task.
   constexpr int64_t kMinParallelWork = 64 * 1024;
   int64_t total_work = 0;
   for (int32_t t = 0; t < n; ++t) total_work += static_cast<int64_t>(tok_pos_[b + t] + 1) * hp.n_head * hd;
-  if (!pool_ || pool_->size() == 1 || total_work < kMinParallelWork) {
+  if (!pool_ || pool_->size() == 1 || total_work < kMinParallelWork || n_tasks == 1) {
     work(0, n_tasks, scores_.data());
     return;
   }
@@ -286,10 +288,14 @@ void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, O
       apply_rope(k, hp.n_head_kv, t);
     }
     for (int32_t t = 0; t < n; ++t) {
-      const auto k = k_.begin() + static_cast<size_t>(t) * hp.kv_dim();
+      const float* k = &k_[static_cast<size_t>(t) * hp.kv_dim()];
+      const int32_t seq = tok_seq_[b + t], pos = tok_pos_[b + t];
+      for (int32_t h = 0; h < hp.n_head_kv; ++h) {
+        float* kt = k_cache(il, seq, h) + pos;
+        for (int32_t d = 0; d < hp.head_dim; ++d) kt[static_cast<size_t>(d) * n_ctx_] = k[h * hp.head_dim + d];
+      }
       const auto v = v_.begin() + static_cast<size_t>(t) * hp.v_dim();
-      std::copy(k, k + hp.kv_dim(), k_cache(il, tok_seq_[b + t], tok_pos_[b + t]));
-      std::copy(v, v + hp.v_dim(), v_cache(il, tok_seq_[b + t], tok_pos_[b + t]));
+      std::copy(v, v + hp.v_dim(), v_cache(il, seq, pos));
     }
     attention(il, b, n);
     kernels::matmul(L.wo, attn_.data(), n, tmp_.data(), pool_);

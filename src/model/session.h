@@ -76,7 +76,9 @@ class Session {
   void attention(int32_t layer, int32_t b, int32_t n);
   void fill_rope_tables(int32_t b, int32_t n);
   void apply_rope(float* x, int32_t n_heads, int32_t t) const;
-  float* k_cache(int32_t layer, int32_t seq, int32_t pos);
+  // Keys of one KV head, transposed: dimension d of position p at
+  // [d * n_ctx + p] (the attention kernel reads keys along positions).
+  float* k_cache(int32_t layer, int32_t seq, int32_t kv_head);
   float* v_cache(int32_t layer, int32_t seq, int32_t pos);
 
   const Model& model_;
@@ -84,7 +86,8 @@ class Session {
   int32_t n_ctx_;
   std::vector<int32_t> n_past_;  // per sequence
 
-  // KV cache, per layer [n_seq][n_ctx][kv_dim], F32.
+  // KV cache, F32. Keys per layer [n_seq][n_head_kv][head_dim][n_ctx];
+  // values per layer [n_seq][n_ctx][kv_dim].
   std::vector<std::vector<float>> k_cache_, v_cache_;
 
   // The tokens of the current call, flattened: id, sequence, position.
@@ -95,7 +98,7 @@ class Session {
   // Scratch, sized for kMaxBatch tokens.
   std::vector<float> x_, h_, q_, k_, v_, attn_, tmp_, gate_, up_;
   std::vector<float> rope_cos_, rope_sin_;  // [n][n_rot/2]
-  std::vector<float> scores_;               // [threads][n_ctx]
+  std::vector<float> scores_;               // attention scratch: [threads][n_ctx]
   std::vector<float> logits_;
 };
 

@@ -159,6 +159,48 @@ TEST(ChatCommand, TwoTurnsReuseTheCacheAndResetForgets) {
   fs::remove(save);
 }
 
+TEST(ChatCommand, AFullContextDropsTheOldestTurnsAndKeepsTheSystemPrompt) {
+  HEARTH_REQUIRE_SHARED(shared);
+  const fs::path dir = fs::temp_directory_path() / ("hearth_chat_ctx_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  // A saved conversation far longer than a 200-token context.
+  nlohmann::json conv = nlohmann::json::array({{{"role", "system"}, {"content", "Be brief."}}});
+  for (int i = 0; i < 6; ++i) {
+    conv.push_back({{"role", "user"}, {"content", "Tell me the story number " + std::to_string(i) + " about a cat and a dog."}});
+    conv.push_back({{"role", "assistant"}, {"content", "The cat and the dog played in the park all day long."}});
+  }
+  std::ofstream(dir / "long.json") << conv.dump();
+  Terminal term({hearth_binary().string(), "chat", "-m", (shared / "models" / "stories260K.gguf").string(), "--temp",
+                 "0", "-n", "4", "-t", "1", "--ctx-size", "200", "--system", "Be brief."});
+  ASSERT_TRUE(term.started());
+  const std::regex prompt(">>> ");
+  size_t from = 0;
+  ASSERT_NE(term.wait_for(prompt, from), std::string::npos) << term.output();
+  term.type("/load " + (dir / "long.json").string() + "\r");
+  ASSERT_NE(term.wait_for(std::regex("loaded 13 messages"), from), std::string::npos) << term.output();
+  term.type("And now?\r");
+  std::smatch m;
+  ASSERT_NE(term.wait_for(std::regex(R"(dropped the (\d+) oldest messages \(the system prompt is kept\))"), from, &m),
+            std::string::npos)
+      << term.output();
+  const int dropped = std::stoi(m[1]);
+  EXPECT_EQ(dropped % 2, 0);  // whole turns
+  const TurnStats stats = next_stats(term, from);
+  EXPECT_LE(stats.prompt + 4, 200);
+  ASSERT_NE(term.wait_for(prompt, from), std::string::npos);
+  term.type("/save " + (dir / "after.json").string() + "\r");
+  ASSERT_NE(term.wait_for(std::regex("saved"), from), std::string::npos) << term.output();
+  term.type("/exit\r");
+  EXPECT_EQ(term.wait_exit(), 0);
+  std::ifstream in(dir / "after.json");
+  const auto after = nlohmann::json::parse(in);
+  ASSERT_GE(after.size(), 3u);
+  EXPECT_EQ(after[0]["content"], "Be brief.");
+  EXPECT_EQ(after.size(), 13u - dropped + 2);
+  EXPECT_EQ(after[after.size() - 2]["content"], "And now?");
+  fs::remove_all(dir);
+}
+
 TEST(ChatCommand, PipedMessageIsAnsweredOnce) {
   HEARTH_REQUIRE_SHARED(shared);
   const std::string model = (shared / "models" / "stories260K.gguf").string();

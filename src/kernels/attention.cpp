@@ -1,0 +1,21 @@
+#include "kernels/attention.h"
+
+#include "kernels/matmul.h"
+
+namespace hearth::kernels {
+
+size_t attention_scratch_floats(int n_keys) { return static_cast<size_t>(n_keys > 0 ? n_keys : 1); }
+
+void attention(const AttentionArgs& args) {
+  switch (active_isa()) {
+    case Isa::Avx512:
+      return detail::attention_avx512()(args);
+    case Isa::Avx2:
+      return detail::attention_avx2()(args);
+    case Isa::Scalar:
+      break;
+  }
+  detail::attention_scalar()(args);
+}
+
+}  // namespace hearth::kernels

@@ -1,0 +1,68 @@
+// kernels::attention for the AVX2 + FMA path (see attention_impl.h).
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "kernels/attention.h"
+
+namespace hearth::kernels {
+namespace {
+
+struct V {
+  using Reg = __m256;
+  static constexpr int kLanes = 8;
+  static __m256i mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static Reg zero() { return _mm256_setzero_ps(); }
+  static Reg set1(float x) { return _mm256_set1_ps(x); }
+  static Reg load(const float* p) { return _mm256_loadu_ps(p); }
+  static Reg load_partial(const float* p, int n) { return n >= 8 ? load(p) : _mm256_maskload_ps(p, mask(n)); }
+  static Reg load_partial_fill(const float* p, int n, float fill) {
+    return n >= 8 ? load(p) : _mm256_blendv_ps(set1(fill), _mm256_maskload_ps(p, mask(n)), _mm256_castsi256_ps(mask(n)));
+  }
+  static void store(float* p, Reg r) { _mm256_storeu_ps(p, r); }
+  static void store_partial(float* p, Reg r, int n) {
+    if (n >= 8) {
+      store(p, r);
+    } else {
+      _mm256_maskstore_ps(p, mask(n), r);
+    }
+  }
+  static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+  static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+  static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+  static Reg sub(Reg a, Reg b) { return _mm256_sub_ps(a, b); }
+  static Reg max(Reg a, Reg b) { return _mm256_max_ps(a, b); }
+  static float hmax(Reg a) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+  }
+  // As the scalar path's exp_nonpositive, eight lanes at once, fused.
+  static Reg exp_nonpositive(Reg x) {
+    const __m256 valid = _mm256_cmp_ps(x, set1(-87.3f), _CMP_GE_OQ);
+    x = _mm256_max_ps(x, set1(-87.3f));
+    const __m256 n = _mm256_floor_ps(fma(x, set1(1.44269504088896341f), set1(0.5f)));
+    __m256 r = fma(n, set1(-0.693359375f), x);
+    r = fma(n, set1(2.12194440e-4f), r);
+    __m256 p = set1(1.9875691500e-4f);
+    p = fma(p, r, set1(1.3981999507e-3f));
+    p = fma(p, r, set1(8.3334519073e-3f));
+    p = fma(p, r, set1(4.1665795894e-2f));
+    p = fma(p, r, set1(1.6666665459e-1f));
+    p = fma(p, r, set1(5.0000001201e-1f));
+    const __m256 e = _mm256_add_ps(fma(p, _mm256_mul_ps(r, r), r), set1(1.0f));
+    const __m256i bits = _mm256_add_epi32(_mm256_castps_si256(e), _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23));
+    return _mm256_and_ps(_mm256_castsi256_ps(bits), valid);
+  }
+};
+
+#include "kernels/attention_impl.h"
+
+}  // namespace
+
+detail::AttentionFn detail::attention_avx2() { return attention_impl<V>; }
+
+}  // namespace hearth::kernels

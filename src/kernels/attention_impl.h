@@ -1,0 +1,106 @@
+// The body of kernels::attention, written once over a vector type V and
+// compiled per ISA: attention_scalar.cpp, attention_avx2.cpp and
+// attention_avx512.cpp define V (lanes, load/store with a partial form for
+// the tail, fma, max, exp, horizontal sum) and include this inside an
+// anonymous namespace, so no inline code is shared between files compiled
+// with different flags (see the ODR note in matmul_table.h).
+//
+// Every query's result comes from the same operations in the same order
+// whatever the other queries of the call, so a head's result does not
+// depend on its group or batch.
+
+// Keys per block of the score loop: kBlock / V::kLanes accumulators.
+constexpr int kBlockRegs = 4;
+// The softmax denominator is summed in this many lanes (key j into lane
+// j % kSumLanes), added up in a fixed order: the same bits for every vector
+// width with fused multiply-add (AVX2 and AVX-512 agree exactly).
+constexpr int kSumLanes = 16;
+
+inline float sum_lanes(const float* l) {
+  float s8[8];
+  for (int i = 0; i < 8; ++i) s8[i] = l[i] + l[i + 8];
+  const float s4[4] = {s8[0] + s8[4], s8[1] + s8[5], s8[2] + s8[6], s8[3] + s8[7]};
+  return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+template <class V>
+void attention_impl(const AttentionArgs& a) {
+  using R = typename V::Reg;
+  constexpr int L = V::kLanes;
+  constexpr int kBlock = kBlockRegs * L;
+  const int hd = a.head_dim;
+  const int n = a.n_keys;
+  float* p = a.scratch;  // one query's n scores, then probabilities
+  for (int g = 0; g < a.n_q; ++g) {
+    const float* q = a.q + static_cast<size_t>(g) * hd;
+    // Scores: s_j = scale * sum over d, in order, of q[d] * k_j[d]; a block
+    // of keys accumulates in registers while the rows of K stream by.
+    const R scale = V::set1(a.scale);
+    for (int j0 = 0; j0 < n; j0 += kBlock) {
+      const int left = n - j0;
+      R acc[kBlockRegs];
+      for (int r = 0; r < kBlockRegs; ++r) acc[r] = V::zero();
+      if (left >= kBlock) {
+        for (int d = 0; d < hd; ++d) {
+          const R qd = V::set1(q[d]);
+          const float* k = a.kt + static_cast<size_t>(d) * a.kt_stride + j0;
+          for (int r = 0; r < kBlockRegs; ++r) acc[r] = V::fma(qd, V::load(k + r * L), acc[r]);
+        }
+        for (int r = 0; r < kBlockRegs; ++r) V::store(p + j0 + r * L, V::mul(acc[r], scale));
+      } else {
+        for (int d = 0; d < hd; ++d) {
+          const R qd = V::set1(q[d]);
+          const float* k = a.kt + static_cast<size_t>(d) * a.kt_stride + j0;
+          for (int r = 0; r * L < left; ++r) acc[r] = V::fma(qd, V::load_partial(k + r * L, left - r * L), acc[r]);
+        }
+        for (int r = 0; r * L < left; ++r) V::store_partial(p + j0 + r * L, V::mul(acc[r], scale), left - r * L);
+      }
+    }
+    // Softmax.
+    R mx = V::set1(-3.402823466e38f);
+    int j = 0;
+    for (; j + L <= n; j += L) mx = V::max(mx, V::load(p + j));
+    if (j < n) mx = V::max(mx, V::load_partial_fill(p + j, n - j, -3.402823466e38f));
+    const R m = V::set1(V::hmax(mx));
+    static_assert(kSumLanes % L == 0);
+    R sum[kSumLanes / L];
+    for (R& r : sum) r = V::zero();
+    for (j = 0; j + L <= n; j += L) {
+      const R e = V::exp_nonpositive(V::sub(V::load(p + j), m));
+      V::store(p + j, e);
+      sum[(j / L) % (kSumLanes / L)] = V::add(sum[(j / L) % (kSumLanes / L)], e);
+    }
+    if (j < n) {
+      const R e = V::exp_nonpositive(V::sub(V::load_partial_fill(p + j, n - j, -3.402823466e38f), m));
+      V::store_partial(p + j, e, n - j);
+      // The fill lanes gave exp(-huge) = 0.
+      sum[(j / L) % (kSumLanes / L)] = V::add(sum[(j / L) % (kSumLanes / L)], e);
+    }
+    float lanes[kSumLanes];
+    for (int r = 0; r < kSumLanes / L; ++r) V::store(lanes + r * L, sum[r]);
+    const R inv = V::set1(1.0f / sum_lanes(lanes));
+    for (j = 0; j + L <= n; j += L) V::store(p + j, V::mul(V::load(p + j), inv));
+    if (j < n) V::store_partial(p + j, V::mul(V::load_partial(p + j, n - j), inv), n - j);
+    // out = sum over j, in order, of p_j * v_j, a chunk of dimensions at a time.
+    float* out = a.out + static_cast<size_t>(g) * hd;
+    for (int d0 = 0; d0 < hd; d0 += kBlock) {
+      const int width = hd - d0 < kBlock ? hd - d0 : kBlock;
+      const int regs = (width + L - 1) / L;
+      R acc[kBlockRegs];
+      for (int r = 0; r < kBlockRegs; ++r) acc[r] = V::zero();
+      const float* v = a.v + d0;
+      if (width == kBlock) {
+        for (int jj = 0; jj < n; ++jj, v += a.v_stride) {
+          const R pj = V::set1(p[jj]);
+          for (int r = 0; r < kBlockRegs; ++r) acc[r] = V::fma(pj, V::load(v + r * L), acc[r]);
+        }
+      } else {
+        for (int jj = 0; jj < n; ++jj, v += a.v_stride) {
+          const R pj = V::set1(p[jj]);
+          for (int r = 0; r < regs; ++r) acc[r] = V::fma(pj, V::load_partial(v + r * L, width - r * L), acc[r]);
+        }
+      }
+      for (int r = 0; r < regs; ++r) V::store_partial(out + d0 + r * L, acc[r], width - r * L);
+    }
+  }
+}
