@@ -109,10 +109,14 @@ TurnStats next_stats(Terminal& term, size_t& from) {
   return {std::stoi(m[1]), std::stoi(m[2]), std::stoi(m[3])};
 }
 
-TEST(ChatCommand, TwoTurnsReuseTheCacheAndResetForgets) {
+// A synthetic model (random weights, byte-level BPE, no chat template: the
+// ChatML fallback) and the real stories260K (SentencePiece).
+class ChatCommand : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ChatCommand, TwoTurnsReuseTheCacheAndResetForgets) {
   HEARTH_REQUIRE_SHARED(shared);
   const fs::path save = fs::temp_directory_path() / ("hearth_chat_test_" + std::to_string(getpid()) + ".json");
-  Terminal term({hearth_binary().string(), "chat", "-m", (shared / "models" / "stories260K.gguf").string(),
+  Terminal term({hearth_binary().string(), "chat", "-m", (shared / "models" / GetParam()).string(),
                  "--temp", "0", "-n", "8", "-t", "1", "--system", "You tell stories."});
   ASSERT_TRUE(term.started());
   const std::regex prompt(">>> ");
@@ -159,7 +163,13 @@ TEST(ChatCommand, TwoTurnsReuseTheCacheAndResetForgets) {
   fs::remove(save);
 }
 
-TEST(ChatCommand, AFullContextDropsTheOldestTurnsAndKeepsTheSystemPrompt) {
+INSTANTIATE_TEST_SUITE_P(Models, ChatCommand, ::testing::Values("qwen2-Q8_0.gguf", "stories260K.gguf"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           return name.substr(0, name.find_first_of(".-"));
+                         });
+
+TEST(ChatCommandContext, AFullContextDropsTheOldestTurnsAndKeepsTheSystemPrompt) {
   HEARTH_REQUIRE_SHARED(shared);
   const fs::path dir = fs::temp_directory_path() / ("hearth_chat_ctx_" + std::to_string(getpid()));
   fs::create_directories(dir);
@@ -201,7 +211,7 @@ TEST(ChatCommand, AFullContextDropsTheOldestTurnsAndKeepsTheSystemPrompt) {
   fs::remove_all(dir);
 }
 
-TEST(ChatCommand, PipedMessageIsAnsweredOnce) {
+TEST(ChatCommandPiped, PipedMessageIsAnsweredOnce) {
   HEARTH_REQUIRE_SHARED(shared);
   const std::string model = (shared / "models" / "stories260K.gguf").string();
   const auto r = run_command("echo 'Once upon a time' | " + hearth_binary().string() + " chat -q --temp 0 -n 12 -m " +
