@@ -102,7 +102,9 @@ bool cpu_supports(Isa isa) {
     case Isa::Avx2:
       return avx2;
     case Isa::Avx512:
-      return avx2 && f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl && f.avx512vnni && f.avx512bf16;
+      // No kernel uses AVX512_BF16 (BF16 weights widen exactly to F32), so
+      // Ice Lake and Tiger Lake laptops get this path too.
+      return avx2 && f.avx512f && f.avx512bw && f.avx512dq && f.avx512vl && f.avx512vnni;
   }
   return false;
 }
