@@ -360,11 +360,15 @@ void Scheduler::Impl::finish(Slot& slot, FinishReason why, std::string error) {
     session.truncate(0, slot.seq);
     slot.cached.clear();
   }
+  {
+    // Free the slot first: a client that sees its request done then sees
+    // the slot free in stats().
+    std::lock_guard lock(mu);
+    slot.busy = false;
+    --busy;
+    cv.notify_all();
+  }
   if (job.on_done) job.on_done(r);
-  std::lock_guard lock(mu);
-  slot.busy = false;
-  --busy;
-  cv.notify_all();
 }
 
 void Scheduler::Impl::run_embed(EmbedJob& job) {

@@ -4,7 +4,11 @@
 
 namespace hearth::kernels {
 
-size_t attention_scratch_floats(int n_keys) { return static_cast<size_t>(n_keys > 0 ? n_keys : 1); }
+size_t attention_scratch_stride(int n_keys) { return (static_cast<size_t>(n_keys > 0 ? n_keys : 1) + 15) / 16 * 16; }
+
+size_t attention_scratch_floats(int n_q, int n_keys) {
+  return static_cast<size_t>(n_q > 0 ? n_q : 1) * attention_scratch_stride(n_keys);
+}
 
 void attention(const AttentionArgs& args) {
   switch (active_isa()) {

@@ -26,10 +26,12 @@ struct AttentionArgs {
   size_t v_stride = 0;
   float scale = 1;
   float* out = nullptr;       // n_q x head_dim, contiguous
-  float* scratch = nullptr;   // at least attention_scratch_floats(n_keys) floats
+  float* scratch = nullptr;   // at least attention_scratch_floats(n_q, n_keys) floats
 };
 
-size_t attention_scratch_floats(int n_keys);
+// Scratch of one call: the probabilities of every query head.
+size_t attention_scratch_stride(int n_keys);  // floats per query head
+size_t attention_scratch_floats(int n_q, int n_keys);
 
 // Runs on the active ISA (see matmul.h: active_isa / force_isa).
 void attention(const AttentionArgs& args);

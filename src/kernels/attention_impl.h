@@ -23,84 +23,86 @@ inline float sum_lanes(const float* l) {
   return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
+// Query heads handled together: each key (value) load serves all of them.
+constexpr int kScoreHeads = 8;
+constexpr int kValueHeads = 4;
+
 template <class V>
 void attention_impl(const AttentionArgs& a) {
   using R = typename V::Reg;
   constexpr int L = V::kLanes;
-  constexpr int kBlock = kBlockRegs * L;
   const int hd = a.head_dim;
   const int n = a.n_keys;
-  float* p = a.scratch;  // one query's n scores, then probabilities
-  for (int g = 0; g < a.n_q; ++g) {
-    const float* q = a.q + static_cast<size_t>(g) * hd;
-    // Scores: s_j = scale * sum over d, in order, of q[d] * k_j[d]; a block
-    // of keys accumulates in registers while the rows of K stream by.
+  const size_t n_pad = attention_scratch_stride(n);
+  for (int g0 = 0; g0 < a.n_q; g0 += kScoreHeads) {
+    const int ng = a.n_q - g0 < kScoreHeads ? a.n_q - g0 : kScoreHeads;
+    // Scores: s_j = scale * sum over d, in order, of q[d] * k_j[d], a vector
+    // of keys at a time for up to kScoreHeads heads at once.
     const R scale = V::set1(a.scale);
-    for (int j0 = 0; j0 < n; j0 += kBlock) {
+    for (int j0 = 0; j0 < n; j0 += L) {
       const int left = n - j0;
-      R acc[kBlockRegs];
-      for (int r = 0; r < kBlockRegs; ++r) acc[r] = V::zero();
-      if (left >= kBlock) {
-        for (int d = 0; d < hd; ++d) {
-          const R qd = V::set1(q[d]);
-          const float* k = a.kt + static_cast<size_t>(d) * a.kt_stride + j0;
-          for (int r = 0; r < kBlockRegs; ++r) acc[r] = V::fma(qd, V::load(k + r * L), acc[r]);
-        }
-        for (int r = 0; r < kBlockRegs; ++r) V::store(p + j0 + r * L, V::mul(acc[r], scale));
-      } else {
-        for (int d = 0; d < hd; ++d) {
-          const R qd = V::set1(q[d]);
-          const float* k = a.kt + static_cast<size_t>(d) * a.kt_stride + j0;
-          for (int r = 0; r * L < left; ++r) acc[r] = V::fma(qd, V::load_partial(k + r * L, left - r * L), acc[r]);
-        }
-        for (int r = 0; r * L < left; ++r) V::store_partial(p + j0 + r * L, V::mul(acc[r], scale), left - r * L);
+      R acc[kScoreHeads];
+      for (int g = 0; g < kScoreHeads; ++g) acc[g] = V::zero();
+      for (int d = 0; d < hd; ++d) {
+        const float* k = a.kt + static_cast<size_t>(d) * a.kt_stride + j0;
+        const R kv = left >= L ? V::load(k) : V::load_partial(k, left);
+        for (int g = 0; g < ng; ++g) acc[g] = V::fma(V::set1(a.q[static_cast<size_t>(g0 + g) * hd + d]), kv, acc[g]);
       }
+      for (int g = 0; g < ng; ++g) V::store_partial(a.scratch + (g0 + g) * n_pad + j0, V::mul(acc[g], scale), left);
     }
-    // Softmax.
-    R mx = V::set1(-3.402823466e38f);
-    int j = 0;
-    for (; j + L <= n; j += L) mx = V::max(mx, V::load(p + j));
-    if (j < n) mx = V::max(mx, V::load_partial_fill(p + j, n - j, -3.402823466e38f));
-    const R m = V::set1(V::hmax(mx));
-    static_assert(kSumLanes % L == 0);
-    R sum[kSumLanes / L];
-    for (R& r : sum) r = V::zero();
-    for (j = 0; j + L <= n; j += L) {
-      const R e = V::exp_nonpositive(V::sub(V::load(p + j), m));
-      V::store(p + j, e);
-      sum[(j / L) % (kSumLanes / L)] = V::add(sum[(j / L) % (kSumLanes / L)], e);
+    // Softmax of each head's scores.
+    for (int g = g0; g < g0 + ng; ++g) {
+      float* p = a.scratch + g * n_pad;
+      R mx = V::set1(-3.402823466e38f);
+      int j = 0;
+      for (; j + L <= n; j += L) mx = V::max(mx, V::load(p + j));
+      if (j < n) mx = V::max(mx, V::load_partial_fill(p + j, n - j, -3.402823466e38f));
+      const R m = V::set1(V::hmax(mx));
+      static_assert(kSumLanes % L == 0);
+      R sum[kSumLanes / L];
+      for (R& r : sum) r = V::zero();
+      for (j = 0; j + L <= n; j += L) {
+        const R e = V::exp_nonpositive(V::sub(V::load(p + j), m));
+        V::store(p + j, e);
+        sum[(j / L) % (kSumLanes / L)] = V::add(sum[(j / L) % (kSumLanes / L)], e);
+      }
+      if (j < n) {
+        const R e = V::exp_nonpositive(V::sub(V::load_partial_fill(p + j, n - j, -3.402823466e38f), m));
+        V::store_partial(p + j, e, n - j);
+        // The fill lanes gave exp(-huge) = 0.
+        sum[(j / L) % (kSumLanes / L)] = V::add(sum[(j / L) % (kSumLanes / L)], e);
+      }
+      float lanes[kSumLanes];
+      for (int r = 0; r < kSumLanes / L; ++r) V::store(lanes + r * L, sum[r]);
+      const R inv = V::set1(1.0f / sum_lanes(lanes));
+      for (j = 0; j + L <= n; j += L) V::store(p + j, V::mul(V::load(p + j), inv));
+      if (j < n) V::store_partial(p + j, V::mul(V::load_partial(p + j, n - j), inv), n - j);
     }
-    if (j < n) {
-      const R e = V::exp_nonpositive(V::sub(V::load_partial_fill(p + j, n - j, -3.402823466e38f), m));
-      V::store_partial(p + j, e, n - j);
-      // The fill lanes gave exp(-huge) = 0.
-      sum[(j / L) % (kSumLanes / L)] = V::add(sum[(j / L) % (kSumLanes / L)], e);
-    }
-    float lanes[kSumLanes];
-    for (int r = 0; r < kSumLanes / L; ++r) V::store(lanes + r * L, sum[r]);
-    const R inv = V::set1(1.0f / sum_lanes(lanes));
-    for (j = 0; j + L <= n; j += L) V::store(p + j, V::mul(V::load(p + j), inv));
-    if (j < n) V::store_partial(p + j, V::mul(V::load_partial(p + j, n - j), inv), n - j);
-    // out = sum over j, in order, of p_j * v_j, a chunk of dimensions at a time.
-    float* out = a.out + static_cast<size_t>(g) * hd;
-    for (int d0 = 0; d0 < hd; d0 += kBlock) {
-      const int width = hd - d0 < kBlock ? hd - d0 : kBlock;
+  }
+  // out = sum over j, in order, of p_j * v_j: a vector of dimensions at a
+  // time for up to kValueHeads heads, so each value load serves them all.
+  for (int g0 = 0; g0 < a.n_q; g0 += kValueHeads) {
+    const int ng = a.n_q - g0 < kValueHeads ? a.n_q - g0 : kValueHeads;
+    for (int d0 = 0; d0 < hd; d0 += kBlockRegs * L) {
+      const int width = hd - d0 < kBlockRegs * L ? hd - d0 : kBlockRegs * L;
       const int regs = (width + L - 1) / L;
-      R acc[kBlockRegs];
-      for (int r = 0; r < kBlockRegs; ++r) acc[r] = V::zero();
+      R acc[kValueHeads][kBlockRegs];
+      for (int g = 0; g < kValueHeads; ++g) {
+        for (int r = 0; r < kBlockRegs; ++r) acc[g][r] = V::zero();
+      }
       const float* v = a.v + d0;
-      if (width == kBlock) {
-        for (int jj = 0; jj < n; ++jj, v += a.v_stride) {
-          const R pj = V::set1(p[jj]);
-          for (int r = 0; r < kBlockRegs; ++r) acc[r] = V::fma(pj, V::load(v + r * L), acc[r]);
-        }
-      } else {
-        for (int jj = 0; jj < n; ++jj, v += a.v_stride) {
-          const R pj = V::set1(p[jj]);
-          for (int r = 0; r < regs; ++r) acc[r] = V::fma(pj, V::load_partial(v + r * L, width - r * L), acc[r]);
+      for (int j = 0; j < n; ++j, v += a.v_stride) {
+        R vr[kBlockRegs];
+        for (int r = 0; r < regs; ++r) vr[r] = width - r * L >= L ? V::load(v + r * L) : V::load_partial(v + r * L, width - r * L);
+        for (int g = 0; g < ng; ++g) {
+          const R pj = V::set1(a.scratch[(g0 + g) * n_pad + j]);
+          for (int r = 0; r < regs; ++r) acc[g][r] = V::fma(pj, vr[r], acc[g][r]);
         }
       }
-      for (int r = 0; r < regs; ++r) V::store_partial(out + d0 + r * L, acc[r], width - r * L);
+      for (int g = 0; g < ng; ++g) {
+        float* out = a.out + static_cast<size_t>(g0 + g) * hd + d0;
+        for (int r = 0; r < regs; ++r) V::store_partial(out + r * L, acc[g][r], width - r * L);
+      }
     }
   }
 }

@@ -63,7 +63,7 @@ std::vector<double> reference(const Case& c, const Data& d, float scale) {
 
 std::vector<float> run(const Case& c, const Data& d, float scale, int first_q, int n_q) {
   std::vector<float> out(static_cast<size_t>(n_q) * c.head_dim, NAN);
-  std::vector<float> scratch(attention_scratch_floats(c.n_keys));
+  std::vector<float> scratch(attention_scratch_floats(n_q, c.n_keys));
   AttentionArgs a;
   a.q = d.q.data() + static_cast<size_t>(first_q) * c.head_dim;
   a.n_q = n_q;

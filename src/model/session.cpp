@@ -22,7 +22,8 @@ Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool, int32_t n_
   k_cache_.assign(hp.n_layer, std::vector<float>(cache));
   v_cache_.assign(hp.n_layer, std::vector<float>(cache));
   const size_t n_threads = pool ? static_cast<size_t>(pool->size()) : 1;
-  scores_.resize(n_threads * n_ctx_);
+  scratch_floats_ = kernels::attention_scratch_floats(hp.n_head / hp.n_head_kv, n_ctx_);
+  scores_.resize(n_threads * scratch_floats_);
 }
 
 float* Session::k_cache(int32_t layer, int32_t seq, int32_t kv_head) {
@@ -235,7 +236,7 @@ void Session::attention(int32_t layer, int32_t b, int32_t n) {
     const int64_t chunk = (n_tasks + nth - 1) / nth;
     const int64_t begin = std::min(n_tasks, chunk * ith);
     const int64_t end = std::min(n_tasks, begin + chunk);
-    work(begin, end, scores_.data() + static_cast<size_t>(ith) * n_ctx_);
+    work(begin, end, scores_.data() + static_cast<size_t>(ith) * scratch_floats_);
   });
 }
 

@@ -98,7 +98,8 @@ class Session {
   // Scratch, sized for kMaxBatch tokens.
   std::vector<float> x_, h_, q_, k_, v_, attn_, tmp_, gate_, up_;
   std::vector<float> rope_cos_, rope_sin_;  // [n][n_rot/2]
-  std::vector<float> scores_;               // attention scratch: [threads][n_ctx]
+  std::vector<float> scores_;               // attention scratch: [threads][scratch_floats_]
+  size_t scratch_floats_ = 0;
   std::vector<float> logits_;
 };
 
