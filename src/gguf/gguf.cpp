@@ -482,6 +482,10 @@ File File::parse(std::span<const uint8_t> bytes, const std::string& name) {
   return f;
 }
 
+void File::prefault() const {
+  if (map_) map_->prefault();
+}
+
 const Value* File::find(std::string_view key) const {
   for (const auto& kv : metadata_) {
     if (kv.key == key) return &kv.value;

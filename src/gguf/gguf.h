@@ -130,6 +130,10 @@ class File {
   const std::vector<KeyValue>& metadata() const { return metadata_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
+  // Maps all of a memory-mapped file's pages now (see MappedFile::prefault);
+  // nothing for caller-owned bytes.
+  void prefault() const;
+
   const Value* find(std::string_view key) const;
   const TensorInfo* find_tensor(std::string_view name) const;
 

@@ -136,6 +136,10 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
     throw Error(path + ": the tokenizer has " + std::to_string(m->tokenizer_->n_vocab()) +
                 " tokens but token_embd.weight has " + std::to_string(hp.n_vocab) + " rows");
   }
+  // Inference reads every weight at once: map the pages in one call rather
+  // than faulting them in one by one during the first forward pass (time to
+  // first token). Only after the file checked out.
+  m->file_.prefault();
   return m;
 }
 

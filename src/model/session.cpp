@@ -19,8 +19,12 @@ Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool, int32_t n_
   const HParams& hp = model.hparams();
   n_past_.assign(n_seq, 0);
   const size_t cache = static_cast<size_t>(n_seq) * n_ctx_ * hp.kv_dim();
-  k_cache_.assign(hp.n_layer, std::vector<float>(cache));
-  v_cache_.assign(hp.n_layer, std::vector<float>(cache));
+  // Left uninitialised: only written positions are ever read, and the
+  // pages of a large context are not touched until it fills.
+  for (int32_t il = 0; il < hp.n_layer; ++il) {
+    k_cache_.emplace_back(new float[cache]);
+    v_cache_.emplace_back(new float[cache]);
+  }
   const size_t n_threads = pool ? static_cast<size_t>(pool->size()) : 1;
   scratch_floats_ = kernels::attention_scratch_floats(hp.n_head / hp.n_head_kv, n_ctx_);
   scores_.resize(n_threads * scratch_floats_);
@@ -28,13 +32,13 @@ Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool, int32_t n_
 
 float* Session::k_cache(int32_t layer, int32_t seq, int32_t kv_head) {
   const HParams& hp = model_.hparams();
-  return k_cache_[layer].data() +
+  return k_cache_[layer].get() +
          (static_cast<size_t>(seq) * hp.n_head_kv + kv_head) * hp.head_dim * static_cast<size_t>(n_ctx_);
 }
 
 float* Session::v_cache(int32_t layer, int32_t seq, int32_t pos) {
   const size_t kv_dim = model_.hparams().kv_dim();
-  return v_cache_[layer].data() + (static_cast<size_t>(seq) * n_ctx_ + pos) * kv_dim;
+  return v_cache_[layer].get() + (static_cast<size_t>(seq) * n_ctx_ + pos) * kv_dim;
 }
 
 void Session::truncate(int32_t n, int32_t seq) {

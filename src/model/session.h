@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -88,7 +89,7 @@ class Session {
 
   // KV cache, F32. Keys per layer [n_seq][n_head_kv][head_dim][n_ctx];
   // values per layer [n_seq][n_ctx][kv_dim].
-  std::vector<std::vector<float>> k_cache_, v_cache_;
+  std::vector<std::unique_ptr<float[]>> k_cache_, v_cache_;
 
   // The tokens of the current call, flattened: id, sequence, position.
   std::vector<TokenId> tok_;

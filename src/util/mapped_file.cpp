@@ -39,6 +39,15 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   ::close(fd);  // the mapping stays valid after close
 }
 
+void MappedFile::prefault() const {
+  if (!data_) return;
+#ifdef MADV_POPULATE_READ
+  if (::madvise(const_cast<uint8_t*>(data_), size_, MADV_POPULATE_READ) == 0) return;
+#endif
+  // Older kernels: at least start reading the file ahead.
+  ::madvise(const_cast<uint8_t*>(data_), size_, MADV_WILLNEED);
+}
+
 MappedFile::~MappedFile() { release(); }
 
 MappedFile::MappedFile(MappedFile&& other) noexcept
