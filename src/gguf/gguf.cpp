@@ -486,6 +486,10 @@ void File::prefault() const {
   if (map_) map_->prefault();
 }
 
+void File::drop_tensor_pages() const {
+  if (map_) map_->drop_pages(data_offset_, bytes_.size() - data_offset_);
+}
+
 const Value* File::find(std::string_view key) const {
   for (const auto& kv : metadata_) {
     if (kv.key == key) return &kv.value;

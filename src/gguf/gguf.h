@@ -133,6 +133,9 @@ class File {
   // Maps all of a memory-mapped file's pages now (see MappedFile::prefault);
   // nothing for caller-owned bytes.
   void prefault() const;
+  // Unmaps the tensor data's pages once it has been copied elsewhere (keeps
+  // the process's resident memory honest); metadata stays mapped.
+  void drop_tensor_pages() const;
 
   const Value* find(std::string_view key) const;
   const TensorInfo* find_tensor(std::string_view name) const;

@@ -1,5 +1,6 @@
-// A loaded model: hyper-parameters, tokenizer and weights viewed in place in
-// the memory-mapped GGUF file (no copies of the big matrices).
+// A loaded model: hyper-parameters, tokenizer and weights (read from the
+// memory-mapped GGUF file, copied once onto huge pages by default: see
+// WeightMemory).
 #pragma once
 
 #include <memory>
@@ -10,6 +11,7 @@
 #include "kernels/matmul.h"
 #include "model/hparams.h"
 #include "tokenizer/tokenizer.h"
+#include "util/huge_page_buffer.h"
 
 namespace hearth {
 
@@ -23,10 +25,24 @@ struct LayerWeights {
   WeightMatrix w_down;           // [n_embd x n_ff]
 };
 
+// Where the weights live while the model runs.
+enum class WeightMemory {
+  // HugePages when the kernel offers transparent huge pages, unless
+  // HEARTH_MMAP=1 (environment) asks for Mapped.
+  Default,
+  // A copy in anonymous memory on 2 MiB pages: generation runs ~1.4x faster
+  // (the CPU's prefetchers stop at every 4 KiB page of a file mapping), at
+  // the cost of copying the file once at load.
+  HugePages,
+  // In place in the memory-mapped file (page cache): no copy.
+  Mapped,
+};
+
 struct LoadOptions {
   // Diagnostics that work on token ids (hearth logits) can skip the tokenizer,
   // so that models whose tokenizer Hearth lacks can still be checked.
   bool load_tokenizer = true;
+  WeightMemory weights = WeightMemory::Default;
 };
 
 class Model {
@@ -50,6 +66,7 @@ class Model {
 
  private:
   explicit Model(gguf::File file) : file_(std::move(file)) {}
+  void place_weights(WeightMemory where);
 
   gguf::File file_;
   HParams hp_;
@@ -59,6 +76,7 @@ class Model {
   std::vector<float> output_norm_;
   std::vector<float> rope_freqs_;
   std::vector<LayerWeights> layers_;
+  HugePageBuffer weights_;  // the tensor data, when copied
 };
 
 }  // namespace hearth

@@ -2,6 +2,9 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +49,14 @@ void MappedFile::prefault() const {
 #endif
   // Older kernels: at least start reading the file ahead.
   ::madvise(const_cast<uint8_t*>(data_), size_, MADV_WILLNEED);
+}
+
+void MappedFile::drop_pages(size_t offset, size_t bytes) const {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t begin = (offset + page - 1) / page * page;  // whole pages only
+  const size_t end = std::min(size_, offset + bytes);
+  if (!data_ || end <= begin) return;
+  ::madvise(const_cast<uint8_t*>(data_) + begin, end - begin, MADV_DONTNEED);
 }
 
 MappedFile::~MappedFile() { release(); }

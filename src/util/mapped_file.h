@@ -24,6 +24,10 @@ class MappedFile {
   // first use; the file is read if it is not cached). Best effort: errors
   // are ignored, pages then fault in as they are used.
   void prefault() const;
+  // Unmaps the pages of [offset, offset + bytes) from this process (they stay
+  // in the page cache and fault back in if read again): for data that was
+  // copied elsewhere.
+  void drop_pages(size_t offset, size_t bytes) const;
   const std::string& path() const { return path_; }
 
  private:
