@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   hearth::cli::add_bench_command(app, exit_code);
   hearth::cli::add_synth_command(app, exit_code);
   hearth::cli::add_template_command(app, exit_code);
+  hearth::cli::add_serve_command(app, exit_code);
   hearth::cli::add_chat_command(app, exit_code);
 
   try {
