@@ -193,11 +193,22 @@ void Scheduler::Impl::loop() {
     }
     // Queued requests take free slots: the slot whose cache shares the
     // longest prefix with the prompt (a chat's next turn finds its own).
+    std::vector<Pending> cancelled;
     for (;;) {
       std::optional<Pending> job;
       Slot* best = nullptr;
       {
         std::lock_guard lock(mu);
+        // Requests cancelled while they waited (the client went away) end
+        // here, without taking a slot.
+        for (auto it = queue.begin(); it != queue.end();) {
+          if (it->request.cancel && it->request.cancel->load()) {
+            cancelled.push_back(std::move(*it));
+            it = queue.erase(it);
+          } else {
+            ++it;
+          }
+        }
         if (queue.empty() || busy == static_cast<int32_t>(slots.size())) break;
         job.emplace(std::move(queue.front()));
         queue.pop_front();
@@ -216,6 +227,13 @@ void Scheduler::Impl::loop() {
         ++busy;
       }
       start(*best, std::move(*job));
+    }
+    for (Pending& p : cancelled) {
+      GenerationResult r;
+      r.finish = FinishReason::Cancelled;
+      r.prompt_tokens = static_cast<int32_t>(p.request.prompt.size());
+      r.queue_s = seconds(p.queued, Clock::now());
+      if (p.on_done) p.on_done(r);
     }
     step();
   }

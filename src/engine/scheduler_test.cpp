@@ -149,6 +149,27 @@ TEST_F(SchedulerTest, CancelAndErrorsFinishTheRequest) {
   EXPECT_EQ(sched.generate(greedy(goldens_[0].prompt, 3)).completion_tokens, 3);
 }
 
+TEST_F(SchedulerTest, AQueuedRequestCancelledWhileWaitingNeverTakesASlot) {
+  Scheduler sched(*model_, {.n_slots = 1, .n_ctx = 256, .threads = 1});
+  std::promise<GenerationResult> first_done, second_done;
+  auto first = greedy(goldens_[0].prompt, 200);
+  first.cancel = std::make_shared<std::atomic<bool>>(false);
+  auto second = greedy(goldens_[1].prompt, 5);
+  second.cancel = std::make_shared<std::atomic<bool>>(false);
+  int second_tokens = 0;
+  // The first request holds the only slot until the second is cancelled.
+  ASSERT_TRUE(sched.submit(first, [&](const TokenEvent&) {
+    if (second.cancel->load()) first.cancel->store(true);
+  }, [&](const GenerationResult& r) { first_done.set_value(r); }));
+  ASSERT_TRUE(sched.submit(second, [&](const TokenEvent&) { ++second_tokens; },
+                           [&](const GenerationResult& r) { second_done.set_value(r); }));
+  second.cancel->store(true);
+  const GenerationResult r2 = second_done.get_future().get();
+  EXPECT_EQ(r2.finish, FinishReason::Cancelled);
+  EXPECT_EQ(second_tokens, 0);
+  EXPECT_EQ(first_done.get_future().get().finish, FinishReason::Cancelled);
+}
+
 TEST_F(SchedulerTest, AFullQueueRefusesRequests) {
   Scheduler sched(*model_, {.n_slots = 1, .n_ctx = 256, .threads = 1, .max_queue = 2});
   std::atomic<int> done{0};
