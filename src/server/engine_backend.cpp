@@ -36,7 +36,7 @@ std::vector<TokenId> EngineBackend::encode(const std::string& text) const {
 }
 
 std::vector<TokenId> EngineBackend::chat_tokens(const json& messages) const {
-  std::lock_guard lock(chat_mutex_);
+  // ChatTemplate::render and Tokenizer::encode are thread-safe (const, per-call state).
   return chat_.tokens(messages, json(nullptr), /*add_generation_prompt=*/true);
 }
 

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "engine/chat_prompt.h"
@@ -42,7 +41,6 @@ class EngineBackend : public Backend {
   const Model& model_;
   ModelInfo info_;
   engine::ChatPrompt chat_;
-  mutable std::mutex chat_mutex_;  // template rendering is not promised to be thread-safe
   std::unique_ptr<engine::Scheduler> scheduler_;
 };
 

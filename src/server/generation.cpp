@@ -18,25 +18,13 @@ struct OpenGeneration {
   std::atomic<int64_t>& count;
 };
 
-// The engine's names, spelled here so the HTTP layer does not need the
-// engine's object code for a log field.
-const char* finish_name(engine::FinishReason r) {
-  switch (r) {
-    case engine::FinishReason::Stop: return "stop";
-    case engine::FinishReason::Length: return "length";
-    case engine::FinishReason::Cancelled: return "cancelled";
-    case engine::FinishReason::Error: return "error";
-  }
-  return "error";
-}
-
 void log_result(const engine::GenerationResult& r) {
   auto& log = current_log();
   log.generation = true;
   log.prompt_tokens = r.prompt_tokens;
   log.cached_tokens = r.cached_tokens;
   log.completion_tokens = r.completion_tokens;
-  log.finish = finish_name(r.finish);
+  log.finish = engine::finish_reason_name(r.finish);
   log.queue_ms = r.queue_s * 1e3;
   log.ttft_ms = r.ttft_s * 1e3;
   log.output = r.text;
