@@ -83,10 +83,66 @@ std::string stream_error(const engine::GenerationResult& r) {
   return sse_event(openai_error_body(e)) + std::string(kSseDone);
 }
 
-class ChatStream : public StreamWriter {
+// What the two OpenAI streams share: the ids, the closing chunk with the
+// finish reason, the usage chunk and [DONE], keep-alive comments.
+class OpenAiStream : public StreamWriter {
+ public:
+  OpenAiStream(const Backend& backend, std::string model, bool include_usage, bool logprobs, const char* object,
+               const char* id_prefix)
+      : backend_(backend),
+        model_(std::move(model)),
+        include_usage_(include_usage),
+        logprobs_(logprobs),
+        object_(object),
+        id_(random_id(id_prefix)) {}
+
+  std::string done(const engine::GenerationResult& r) override {
+    if (r.finish == engine::FinishReason::Error || r.finish == engine::FinishReason::Cancelled) {
+      return stream_error(r);
+    }
+    std::string out = final_chunk(api_finish_reason(r.finish));
+    if (include_usage_) {
+      json usage_chunk = base();
+      usage_chunk["choices"] = json::array();
+      usage_chunk["usage"] = usage_json(r);
+      out += sse_event(usage_chunk);
+    }
+    out.append(kSseDone);
+    return out;
+  }
+
+  std::string keepalive() override { return ": keep-alive\n\n"; }
+
+ protected:
+  // The chunk that carries the finish reason.
+  virtual std::string final_chunk(const char* finish) const = 0;
+
+  virtual json base() const {
+    return {{"id", id_}, {"object", object_}, {"created", created_}, {"model", model_}};
+  }
+  std::string event(json choice, const char* finish) const {
+    json c = base();
+    choice["finish_reason"] = finish ? json(finish) : json(nullptr);
+    c["choices"] = json::array({std::move(choice)});
+    // With include_usage every chunk carries "usage": null but the last.
+    if (include_usage_) c["usage"] = nullptr;
+    return sse_event(c);
+  }
+
+  const Backend& backend_;
+  std::string model_;
+  bool include_usage_, logprobs_;
+
+ private:
+  const char* object_;
+  std::string id_;
+  int64_t created_ = unix_seconds(Clock::now());
+};
+
+class ChatStream : public OpenAiStream {
  public:
   ChatStream(const Backend& backend, std::string model, bool include_usage, bool logprobs)
-      : backend_(backend), model_(std::move(model)), include_usage_(include_usage), logprobs_(logprobs) {}
+      : OpenAiStream(backend, std::move(model), include_usage, logprobs, "chat.completion.chunk", "chatcmpl-") {}
 
   std::string start() override { return chunk({{"role", "assistant"}, {"content", ""}}, nullptr, nullptr); }
 
@@ -102,52 +158,22 @@ class ChatStream : public StreamWriter {
     return chunk({{"content", std::move(text)}}, lp, nullptr);
   }
 
-  std::string done(const engine::GenerationResult& r) override {
-    if (r.finish == engine::FinishReason::Error || r.finish == engine::FinishReason::Cancelled) {
-      return stream_error(r);
-    }
-    std::string out = chunk(json::object(), nullptr, api_finish_reason(r.finish));
-    if (include_usage_) {
-      json usage_chunk = base();
-      usage_chunk["choices"] = json::array();
-      usage_chunk["usage"] = usage_json(r);
-      out += sse_event(usage_chunk);
-    }
-    out.append(kSseDone);
-    return out;
-  }
-
-  std::string keepalive() override { return ": keep-alive\n\n"; }
-
  private:
-  json base() const {
-    return {{"id", id_},
-            {"object", "chat.completion.chunk"},
-            {"created", created_},
-            {"model", model_},
-            {"system_fingerprint", "hearth"}};
+  json base() const override {
+    json b = OpenAiStream::base();
+    b["system_fingerprint"] = "hearth";
+    return b;
   }
+  std::string final_chunk(const char* finish) const override { return chunk(json::object(), nullptr, finish); }
   std::string chunk(json delta, json logprobs, const char* finish) const {
-    json c = base();
-    json choice = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)}};
-    choice["finish_reason"] = finish ? json(finish) : json(nullptr);
-    c["choices"] = json::array({choice});
-    // With include_usage every chunk carries "usage": null but the last.
-    if (include_usage_) c["usage"] = nullptr;
-    return sse_event(c);
+    return event({{"index", 0}, {"delta", std::move(delta)}, {"logprobs", std::move(logprobs)}}, finish);
   }
-
-  const Backend& backend_;
-  std::string model_;
-  bool include_usage_, logprobs_;
-  std::string id_ = random_id("chatcmpl-");
-  int64_t created_ = unix_seconds(Clock::now());
 };
 
-class CompletionStream : public StreamWriter {
+class CompletionStream : public OpenAiStream {
  public:
   CompletionStream(const Backend& backend, std::string model, bool include_usage, bool logprobs)
-      : backend_(backend), model_(std::move(model)), include_usage_(include_usage), logprobs_(logprobs) {}
+      : OpenAiStream(backend, std::move(model), include_usage, logprobs, "text_completion", "cmpl-") {}
 
   std::string tokens(const std::vector<engine::TokenEvent>& events) override {
     std::string text = concat_text(events);
@@ -157,42 +183,13 @@ class CompletionStream : public StreamWriter {
     return chunk(std::move(text), lp, nullptr);
   }
 
-  std::string done(const engine::GenerationResult& r) override {
-    if (r.finish == engine::FinishReason::Error || r.finish == engine::FinishReason::Cancelled) {
-      return stream_error(r);
-    }
-    std::string out = chunk("", nullptr, api_finish_reason(r.finish));
-    if (include_usage_) {
-      json u = base();
-      u["choices"] = json::array();
-      u["usage"] = usage_json(r);
-      out += sse_event(u);
-    }
-    out.append(kSseDone);
-    return out;
-  }
-
-  std::string keepalive() override { return ": keep-alive\n\n"; }
-
  private:
-  json base() const {
-    return {{"id", id_}, {"object", "text_completion"}, {"created", created_}, {"model", model_}};
-  }
+  std::string final_chunk(const char* finish) const override { return chunk("", nullptr, finish); }
   std::string chunk(std::string text, json logprobs, const char* finish) const {
-    json c = base();
-    json choice = {{"text", std::move(text)}, {"index", 0}, {"logprobs", std::move(logprobs)}};
-    choice["finish_reason"] = finish ? json(finish) : json(nullptr);
-    c["choices"] = json::array({choice});
-    if (include_usage_) c["usage"] = nullptr;
-    return sse_event(c);
+    return event({{"text", std::move(text)}, {"index", 0}, {"logprobs", std::move(logprobs)}}, finish);
   }
 
-  const Backend& backend_;
-  std::string model_;
-  bool include_usage_, logprobs_;
   size_t offset_ = 0;
-  std::string id_ = random_id("cmpl-");
-  int64_t created_ = unix_seconds(Clock::now());
 };
 
 RequestLimits limits_of(const ServerContext& ctx) { return {ctx.options.max_tokens_cap}; }
