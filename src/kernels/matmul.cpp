@@ -264,22 +264,26 @@ Isa kernel_isa(GgmlType type) {
   return isa;
 }
 
-void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool) {
+namespace {
+
+// Everything a matmul does before the work is split: the checks, the
+// computing mode, quantizing the activations (into xq, unless `shared_xq`
+// already holds them in this job's format) and the token blocking. False
+// when there is nothing to compute.
+bool prepare(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool, AlignedBuffer& xq,
+             const Job* shared_xq, Job& job) {
   const TypeKernels& k = checked_kernels(w, "matmul");
   if (n_tokens < 0) throw Error("matmul: negative token count " + std::to_string(n_tokens));
-  if (w.rows == 0 || n_tokens == 0) return;
+  if (w.rows == 0 || n_tokens == 0) return false;
   if (w.cols == 0) {
     std::fill(y, y + w.rows * n_tokens, 0.0f);
-    return;
+    return false;
   }
 
-  Job job{&k, Mode::Dense, static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, x, nullptr, 0,
-          nullptr, y, n_tokens, 0, false};
+  job = Job{&k, Mode::Dense, static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, x, nullptr, 0,
+            nullptr, y, n_tokens, 0, false};
   const int threads = pool ? pool->size() : 1;
   int64_t token_bytes = w.cols * static_cast<int64_t>(sizeof(float));
-  // Quantized activations of this call; thread_local so that repeated calls
-  // reuse the allocation (workers only read it while this thread waits).
-  thread_local AlignedBuffer xq;
   if (k.act_type != GgmlType::F32) {
     if (exact_weights()) {
       job.mode = Mode::DecodedRows;
@@ -290,30 +294,36 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
       // depend on the other tokens of the batch.
       job.mode = Mode::Quantized;
       job.xq_row_bytes = k.act_row_bytes ? k.act_row_bytes(w.cols) : quant_row_bytes(k.act_type, w.cols);
-      uint8_t* buf = xq.get(job.xq_row_bytes * static_cast<size_t>(n_tokens));
-      job.xq = buf;
       token_bytes = static_cast<int64_t>(job.xq_row_bytes);
-      // One captured pointer, so std::function stores the lambda inline.
-      struct {
-        const Job* job;
-        const TypeKernels* k;
-        uint8_t* buf;
-      } q{&job, &k, buf};
-      auto quantize = [&q](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-          const float* in = q.job->x + t * q.job->cols;
-          uint8_t* out = q.buf + t * q.job->xq_row_bytes;
-          if (q.k->quantize_act) {
-            q.k->quantize_act(in, q.job->cols, out);
-          } else {
-            quantize_activations(q.k->act_type, in, out, q.job->cols);
-          }
-        }
-      };
-      if (threads > 1 && n_tokens > 1 && n_tokens * w.cols >= kMinParallelQuantize) {
-        pool->parallel_for(n_tokens, quantize);
+      if (shared_xq && shared_xq->mode == Mode::Quantized && shared_xq->x == x && shared_xq->cols == w.cols &&
+          shared_xq->n_tokens == n_tokens && shared_xq->k->act_type == k.act_type &&
+          shared_xq->k->quantize_act == k.quantize_act && shared_xq->xq_row_bytes == job.xq_row_bytes) {
+        job.xq = shared_xq->xq;  // the same input in the same format: quantized once
       } else {
-        quantize(0, n_tokens);
+        uint8_t* buf = xq.get(job.xq_row_bytes * static_cast<size_t>(n_tokens));
+        job.xq = buf;
+        // One captured pointer, so std::function stores the lambda inline.
+        struct {
+          const Job* job;
+          const TypeKernels* k;
+          uint8_t* buf;
+        } q{&job, &k, buf};
+        auto quantize = [&q](int64_t t0, int64_t t1) {
+          for (int64_t t = t0; t < t1; ++t) {
+            const float* in = q.job->x + t * q.job->cols;
+            uint8_t* out = q.buf + t * q.job->xq_row_bytes;
+            if (q.k->quantize_act) {
+              q.k->quantize_act(in, q.job->cols, out);
+            } else {
+              quantize_activations(q.k->act_type, in, out, q.job->cols);
+            }
+          }
+        };
+        if (threads > 1 && n_tokens > 1 && n_tokens * w.cols >= kMinParallelQuantize) {
+          pool->parallel_for(n_tokens, quantize);
+        } else {
+          quantize(0, n_tokens);
+        }
       }
     }
   }
@@ -325,46 +335,107 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   const int64_t max_block = std::max<int64_t>(1, block_bytes / token_bytes / mt) * mt;
   const int64_t n_blocks = (n_tokens + max_block - 1) / max_block;
   job.token_block = ((n_tokens + n_blocks - 1) / n_blocks + mt - 1) / mt * mt;
+  return true;
+}
 
-  const int64_t work = w.rows * w.cols * n_tokens;
-  if (threads == 1 || work < 2 * kMinWorkPerThread) {
-    run_range(job, 0, w.rows, 0, n_tokens);
-    return;
+// Row tiles per chunk when a job's rows are handed out from a shared
+// counter: about kChunksPerThread chunks per thread, of at least
+// kMinChunkBytes of weights.
+int64_t chunk_tiles(const Job& job, int threads) {
+  const int64_t row_tiles = (job.rows + job.k->tile_rows - 1) / job.k->tile_rows;
+  const int64_t tile_bytes = job.k->tile_rows * static_cast<int64_t>(job.row_bytes);
+  return std::max({int64_t{1}, (row_tiles + kChunksPerThread * threads - 1) / (kChunksPerThread * threads),
+                   (kMinChunkBytes + tile_bytes - 1) / tile_bytes});
+}
+
+// Whether a job's work is split over row tiles (else over token tiles: too
+// few rows to go round, e.g. a tiny output layer during prefill).
+bool split_by_rows(const Job& job, int threads) {
+  const int64_t row_tiles = (job.rows + job.k->tile_rows - 1) / job.k->tile_rows;
+  const int64_t token_tiles = (job.n_tokens + job.k->tile_tokens - 1) / job.k->tile_tokens;
+  return row_tiles >= threads || token_tiles <= row_tiles;
+}
+
+// Runs the row tiles of `jobs` on the pool in one hand-off. Row tiles are
+// handed out in chunks from a shared counter: a thread the OS preempts (the
+// machine is shared) holds up at most one chunk, not half the work, and a
+// chunk's weights stay in L2 across the token blocks of a prefill. Which
+// thread computes a tile never changes its bits.
+void run_row_chunks(const Job* jobs, size_t n_jobs, ThreadPool* pool) {
+  constexpr size_t kMaxJobs = 4;
+  struct {
+    const Job* jobs;
+    size_t n_jobs;
+    int64_t first_chunk[kMaxJobs + 1];  // prefix sums of each job's chunk count
+    int64_t chunk_tiles[kMaxJobs];
+    std::atomic<int64_t> next{0};
+  } split{jobs, n_jobs, {0}, {}, {}};
+  for (size_t i = 0; i < n_jobs; ++i) {
+    const int64_t row_tiles = (jobs[i].rows + jobs[i].k->tile_rows - 1) / jobs[i].k->tile_rows;
+    split.chunk_tiles[i] = chunk_tiles(jobs[i], pool->size());
+    split.first_chunk[i + 1] = split.first_chunk[i] + (row_tiles + split.chunk_tiles[i] - 1) / split.chunk_tiles[i];
   }
-  // Split over whole row tiles, or over token tiles when there are too few
-  // rows to go round (e.g. a tiny output layer during prefill). The lambdas
-  // capture one pointer so std::function stores them without allocating.
-  const int64_t row_tiles = (w.rows + job.k->tile_rows - 1) / job.k->tile_rows;
-  const int64_t token_tiles = (n_tokens + mt - 1) / mt;
-  if (row_tiles >= threads || token_tiles <= row_tiles) {
-    // Row tiles are handed out in chunks, about kChunksPerThread per
-    // thread, from a shared counter: a thread the OS preempts (the machine
-    // is shared) holds up at most one chunk, not half the matrix, and a
-    // chunk's weights stay in L2 across the token blocks of a prefill.
-    // Which thread computes a tile never changes its bits.
-    struct {
-      const Job* job;
-      int64_t chunk_tiles, row_tiles;
-      std::atomic<int64_t> next{0};
-    } split{&job, 0, row_tiles};
-    const int64_t tile_bytes = job.k->tile_rows * static_cast<int64_t>(w.row_bytes);
-    split.chunk_tiles = std::max({int64_t{1}, (row_tiles + kChunksPerThread * threads - 1) / (kChunksPerThread * threads),
-                                  (kMinChunkBytes + tile_bytes - 1) / tile_bytes});
-    pool->run([&split](int, int) {
-      const int64_t mr = split.job->k->tile_rows;
-      for (;;) {
-        const int64_t b = split.next.fetch_add(1, std::memory_order_relaxed) * split.chunk_tiles;
-        if (b >= split.row_tiles) break;
-        const int64_t e = std::min(split.row_tiles, b + split.chunk_tiles);
-        run_range(*split.job, b * mr, std::min(split.job->rows, e * mr), 0, split.job->n_tokens);
-      }
-    });
+  pool->run([&split](int, int) {
+    for (;;) {
+      const int64_t c = split.next.fetch_add(1, std::memory_order_relaxed);
+      if (c >= split.first_chunk[split.n_jobs]) break;
+      size_t i = 0;
+      while (c >= split.first_chunk[i + 1]) ++i;
+      const Job& job = split.jobs[i];
+      const int64_t mr = job.k->tile_rows;
+      const int64_t b = (c - split.first_chunk[i]) * split.chunk_tiles[i];
+      run_range(job, b * mr, std::min(job.rows, (b + split.chunk_tiles[i]) * mr), 0, job.n_tokens);
+    }
+  });
+}
+
+void execute(const Job& job, ThreadPool* pool) {
+  const int threads = pool ? pool->size() : 1;
+  const int64_t work = job.rows * job.cols * job.n_tokens;
+  if (threads == 1 || work < 2 * kMinWorkPerThread) {
+    run_range(job, 0, job.rows, 0, job.n_tokens);
+  } else if (split_by_rows(job, threads)) {
+    run_row_chunks(&job, 1, pool);
   } else {
-    pool->parallel_for(token_tiles, [&job](int64_t b, int64_t e) {
+    // The lambda captures one pointer so std::function stores it inline.
+    pool->parallel_for((job.n_tokens + job.k->tile_tokens - 1) / job.k->tile_tokens, [&job](int64_t b, int64_t e) {
       const int64_t mt = job.k->tile_tokens;
       run_range(job, 0, job.rows, b * mt, std::min(job.n_tokens, e * mt));
     });
   }
+}
+
+}  // namespace
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool) {
+  // Quantized activations of this call; thread_local so that repeated calls
+  // reuse the allocation (workers only read it while this thread waits).
+  thread_local AlignedBuffer xq;
+  Job job;
+  if (prepare(w, x, n_tokens, y, pool, xq, nullptr, job)) execute(job, pool);
+}
+
+void matmul_many(std::span<const MatmulOutput> products, const float* x, int64_t n_tokens, ThreadPool* pool) {
+  constexpr size_t kMaxJobs = 4;
+  if (products.size() > kMaxJobs) throw Error("matmul_many: at most 4 products at once");
+  thread_local AlignedBuffer xq[kMaxJobs];
+  Job jobs[kMaxJobs];
+  size_t n_jobs = 0;
+  for (const MatmulOutput& p : products) {
+    if (prepare(*p.w, x, n_tokens, p.y, pool, xq[n_jobs], n_jobs ? &jobs[0] : nullptr, jobs[n_jobs])) ++n_jobs;
+  }
+  const int threads = pool ? pool->size() : 1;
+  int64_t work = 0;
+  bool rows_everywhere = true;
+  for (size_t i = 0; i < n_jobs; ++i) {
+    work += jobs[i].rows * jobs[i].cols * jobs[i].n_tokens;
+    rows_everywhere = rows_everywhere && split_by_rows(jobs[i], threads);
+  }
+  if (threads > 1 && work >= 2 * kMinWorkPerThread && rows_everywhere) {
+    run_row_chunks(jobs, n_jobs, pool);  // one hand-off for all of them
+    return;
+  }
+  for (size_t i = 0; i < n_jobs; ++i) execute(jobs[i], pool);
 }
 
 void get_row(const WeightMatrix& w, int64_t row, float* out) {

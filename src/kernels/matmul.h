@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,16 @@ bool supports(GgmlType type);
 // Work is split over output rows / tokens, never inside one dot product, so
 // the result is bit-identical for any thread count. pool may be null.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
+
+// Several products of the same input x (e.g. the Q, K and V projections):
+// y_i = w_i x, with the same results as matmul() for each, but one hand-off
+// to the pool for all of them and the activations quantized once per format.
+// At most 4 products; every w_i has x's width.
+struct MatmulOutput {
+  const WeightMatrix* w;
+  float* y;
+};
+void matmul_many(std::span<const MatmulOutput> products, const float* x, int64_t n_tokens, ThreadPool* pool);
 
 // Decodes row `row` of w into out[0 .. w.cols) (embedding lookup).
 void get_row(const WeightMatrix& w, int64_t row, float* out);

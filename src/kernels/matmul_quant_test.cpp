@@ -289,6 +289,42 @@ std::vector<int64_t> awkward_cols(GgmlType type) {
   return {32, 96, 160, 800, 1056};
 }
 
+TEST(MatmulQuant, ManyProductsOfOneInputEqualSeparateOnes) {
+  ModeGuard guard;
+  ThreadPool pool(2);
+  const int64_t cols = 768;
+  // Mixed types (a Q4_K_M layer mixes Q4_K and Q6_K) and sizes, some sharing
+  // an activation format; decode (one token) and a small batch.
+  const auto q = make_quant_matrix(GgmlType::Q4_K, 300, cols, 0, 1);
+  const auto k = make_quant_matrix(GgmlType::Q4_K, 64, cols, 0, 2);
+  const auto v = make_quant_matrix(GgmlType::Q6_K, 64, cols, 0, 3);
+  const auto o = make_quant_matrix(GgmlType::Q8_0, 200, cols, 0, 4);
+  for (Isa isa : runnable_isas()) {
+    ASSERT_TRUE(force_isa(isa));
+    for (bool exact : {false, true}) {
+      set_exact_weights(exact);
+      for (int64_t n_tokens : {1, 3}) {
+        SCOPED_TRACE(std::string(isa_name(isa)) + (exact ? " exact" : " fast") + " tokens " + std::to_string(n_tokens));
+        const auto x = gaussian(static_cast<size_t>(cols * n_tokens), 9);
+        std::vector<std::vector<float>> want, got;
+        for (const QuantMatrix* m : {&q, &k, &v, &o}) {
+          want.emplace_back(static_cast<size_t>(m->w.rows * n_tokens));
+          got.emplace_back(want.back().size(), NAN);
+          matmul(m->w, x.data(), n_tokens, want.back().data(), &pool);
+        }
+        const MatmulOutput products[] = {
+            {&q.w, got[0].data()}, {&k.w, got[1].data()}, {&v.w, got[2].data()}, {&o.w, got[3].data()}};
+        matmul_many(products, x.data(), n_tokens, &pool);
+        EXPECT_EQ(got, want);
+        std::vector<float> alone(got[1].size(), NAN);
+        const MatmulOutput one[] = {{&k.w, alone.data()}};
+        matmul_many(one, x.data(), n_tokens, nullptr);
+        EXPECT_EQ(alone, want[1]);
+      }
+    }
+  }
+}
+
 TEST(MatmulQuant, SimdKernelsAgreeWithScalar) {
   ModeGuard guard;
   set_exact_weights(false);

@@ -268,9 +268,8 @@ void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, O
     for (int32_t t = 0; t < n; ++t) {
       ops::rms_norm(&x_[static_cast<size_t>(t) * E], L.attn_norm.data(), E, hp.rms_eps, &h_[static_cast<size_t>(t) * E]);
     }
-    kernels::matmul(L.wq, h_.data(), n, q_.data(), pool_);
-    kernels::matmul(L.wk, h_.data(), n, k_.data(), pool_);
-    kernels::matmul(L.wv, h_.data(), n, v_.data(), pool_);
+    const kernels::MatmulOutput qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
+    kernels::matmul_many(qkv, h_.data(), n, pool_);
     for (int32_t t = 0; t < n; ++t) {
       float* q = &q_[static_cast<size_t>(t) * hp.q_dim()];
       float* k = &k_[static_cast<size_t>(t) * hp.kv_dim()];
@@ -310,8 +309,8 @@ void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, O
     for (int32_t t = 0; t < n; ++t) {
       ops::rms_norm(&x_[static_cast<size_t>(t) * E], L.ffn_norm.data(), E, hp.rms_eps, &h_[static_cast<size_t>(t) * E]);
     }
-    kernels::matmul(L.w_gate, h_.data(), n, gate_.data(), pool_);
-    kernels::matmul(L.w_up, h_.data(), n, up_.data(), pool_);
+    const kernels::MatmulOutput gate_up[] = {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}};
+    kernels::matmul_many(gate_up, h_.data(), n, pool_);
     ops::swiglu(gate_.data(), up_.data(), static_cast<int64_t>(un) * hp.n_ff);
     kernels::matmul(L.w_down, gate_.data(), n, tmp_.data(), pool_);
     ops::add(x_.data(), tmp_.data(), static_cast<int64_t>(un) * E);
