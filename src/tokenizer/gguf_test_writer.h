@@ -1,6 +1,6 @@
-// Test helper (header-only, so that it stays out of hearth_tokenizer): writes
-// small in-memory GGUF files with chosen metadata, for tests that need a
-// synthetic or deliberately broken vocab.
+// Test helper (header-only, so that it stays out of hearth_tokenizer): small
+// in-memory GGUF files with chosen metadata (through gguf::Writer), for tests
+// that need a synthetic or deliberately broken vocab.
 #pragma once
 
 #include <cstdint>
@@ -10,89 +10,48 @@
 #include <vector>
 
 #include "gguf/gguf.h"
+#include "gguf/gguf_writer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hearth::testing {
 
+// A fluent front to gguf::Writer for tests: metadata only, no tensors.
 class GgufTestWriter {
  public:
   GgufTestWriter& string(std::string_view key, std::string_view value) {
-    begin(key, kString);
-    put_string(value);
+    w_.set_string(key, std::string(value));
     return *this;
   }
   GgufTestWriter& u32(std::string_view key, uint32_t value) {
-    begin(key, kUint32);
-    put(value);
+    w_.set_u32(key, value);
     return *this;
   }
   GgufTestWriter& i32(std::string_view key, int32_t value) {
-    begin(key, kInt32);
-    put(value);
+    w_.set_i32(key, value);
     return *this;
   }
   GgufTestWriter& boolean(std::string_view key, bool value) {
-    begin(key, kBool);
-    put(static_cast<uint8_t>(value ? 1 : 0));
+    w_.set_bool(key, value);
     return *this;
   }
   GgufTestWriter& strings(std::string_view key, const std::vector<std::string>& values) {
-    begin_array(key, kString, values.size());
-    for (const auto& v : values) put_string(v);
+    w_.set_array(key, gguf::make_string_array(values));
     return *this;
   }
   GgufTestWriter& f32s(std::string_view key, const std::vector<float>& values) {
-    begin_array(key, kFloat32, values.size());
-    for (float v : values) put(v);
+    w_.set_array(key, gguf::make_array(values));
     return *this;
   }
   GgufTestWriter& i32s(std::string_view key, const std::vector<int32_t>& values) {
-    begin_array(key, kInt32, values.size());
-    for (int32_t v : values) put(v);
+    w_.set_array(key, gguf::make_array(values));
     return *this;
   }
 
-  // The whole file: header, metadata, no tensors, padded to 32 bytes.
-  std::vector<uint8_t> bytes() const {
-    std::vector<uint8_t> out;
-    const auto append = [&out](const auto& v) {
-      const auto* p = reinterpret_cast<const uint8_t*>(&v);
-      out.insert(out.end(), p, p + sizeof(v));
-    };
-    out.insert(out.end(), {'G', 'G', 'U', 'F'});
-    append(uint32_t{3});
-    append(uint64_t{0});
-    append(n_kv_);
-    out.insert(out.end(), kv_.begin(), kv_.end());
-    while (out.size() % 32) out.push_back(0);
-    return out;
-  }
+  // The whole file: header, metadata, no tensors.
+  std::vector<uint8_t> bytes() const { return w_.to_bytes(); }
 
  private:
-  enum : uint32_t { kUint32 = 4, kInt32 = 5, kFloat32 = 6, kBool = 7, kString = 8, kArray = 9 };
-
-  template <typename T>
-  void put(T v) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&v);
-    kv_.insert(kv_.end(), p, p + sizeof(v));
-  }
-  void put_string(std::string_view s) {
-    put(static_cast<uint64_t>(s.size()));
-    kv_.insert(kv_.end(), s.begin(), s.end());
-  }
-  void begin(std::string_view key, uint32_t type) {
-    put_string(key);
-    put(type);
-    ++n_kv_;
-  }
-  void begin_array(std::string_view key, uint32_t elem_type, size_t count) {
-    begin(key, kArray);
-    put(elem_type);
-    put(static_cast<uint64_t>(count));
-  }
-
-  std::vector<uint8_t> kv_;
-  uint64_t n_kv_ = 0;
+  gguf::Writer w_;
 };
 
 struct TestToken {
