@@ -17,6 +17,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/read_file.h"
 #include "cli/sampling_options.h"
 #include "engine/chat_prompt.h"
 #include "engine/scheduler.h"
@@ -56,17 +57,11 @@ constexpr const char* kHelp =
     "Multi-line input: end a line with \\ to continue it, or put \"\"\" before and after the text.\n"
     "Ctrl-C stops a reply. Nothing is written to disk unless you /save.\n";
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 class Chat {
  public:
   Chat(const ChatOptions& opt, const Model& model)
       : opt_(opt),
-        prompt_(model, opt.template_file.empty() ? "" : read_text_file(opt.template_file)),
+        prompt_(model, opt.template_file.empty() ? "" : read_file(opt.template_file)),
         engine_(model, {.n_slots = 1, .n_ctx = opt.ctx_size, .threads = opt.threads, .max_queue = 1}),
         sampling_(with_seed(opt.sampling, opt.seed)) {
     if (prompt_.fallback_used() && !opt.quiet) {
@@ -131,7 +126,7 @@ class Chat {
   void load(const std::string& path) {
     json loaded;
     try {
-      loaded = json::parse(read_text_file(path));
+      loaded = json::parse(read_file(path));
     } catch (const json::exception& e) {
       throw Error(path + ": invalid JSON: " + e.what());
     }

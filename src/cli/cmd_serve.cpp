@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/read_file.h"
 #include "model/model.h"
 #include "server/engine_backend.h"
 #include "server/http_server.h"
@@ -65,12 +66,6 @@ void signal_thread(sigset_t set) {
   }
 }
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The facts /v1/models, /api/tags and /api/show report that the engine does
 // not know: name, file, quantization.
 server::ModelInfo describe(const Model& model, const ServeOptions& opt) {
@@ -99,7 +94,7 @@ int serve(ServeOptions opt) {
   const std::string warning = server::check_exposure(opt.http);
   if (!warning.empty()) std::fprintf(stderr, "hearth: %s\n", warning.c_str());
   std::string template_source;
-  if (!opt.chat_template_file.empty()) template_source = read_text_file(opt.chat_template_file);
+  if (!opt.chat_template_file.empty()) template_source = read_file(opt.chat_template_file);
   if (opt.http.http_threads == 0) opt.http.http_threads = std::max(32, opt.parallel + opt.queue + 16);
 
   // Before any thread exists, so every thread inherits the mask.

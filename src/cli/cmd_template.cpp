@@ -18,6 +18,7 @@
 
 #include "chat/chat_template.h"
 #include "cli/commands.h"
+#include "cli/read_file.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -39,15 +40,6 @@ struct TemplateOptions {
   std::vector<std::string> vars;
   std::string now;
 };
-
-std::string read_file(const std::string& path) {
-  if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-  std::string data(std::istreambuf_iterator<char>(in), {});
-  if (in.bad()) throw Error(path + ": read failed");
-  return data;
-}
 
 json parse_json(const std::string& text, const std::string& what) {
   try {
@@ -114,12 +106,12 @@ int run(const TemplateOptions& opt) {
       if (tokenizer->eos() >= 0) eos = tokenizer->token_text(tokenizer->eos());
     }
   } else {
-    source = read_file(opt.template_file);
+    source = read_input(opt.template_file);
   }
   if (opt.bos_given) bos = opt.bos;
   if (opt.eos_given) eos = opt.eos;
 
-  const json input = parse_json(read_file(opt.messages_file), opt.messages_file);
+  const json input = parse_json(read_input(opt.messages_file), opt.messages_file);
   json messages, tools = nullptr;
   if (input.is_array()) {
     messages = input;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/read_file.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/unicode.h"
@@ -32,18 +33,6 @@ struct TokenizeOptions {
   bool ids = false;
   bool json = false;
 };
-
-std::string read_input(const std::string& path) {
-  if (path == "-") {
-    std::string data(std::istreambuf_iterator<char>(std::cin), {});
-    return data;
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
-  std::string data(std::istreambuf_iterator<char>(in), {});
-  if (in.bad()) throw Error(path + ": read failed");
-  return data;
-}
 
 // Bytes made readable on one line: C-style escapes for control characters,
 // `quote` (none if '\0') and backslashes, \xNN for bytes that are not
