@@ -40,23 +40,11 @@ struct V {
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
   }
-  // As the scalar path's exp_nonpositive, eight lanes at once, fused.
-  static Reg exp_nonpositive(Reg x) {
-    const __m256 valid = _mm256_cmp_ps(x, set1(-87.3f), _CMP_GE_OQ);
-    x = _mm256_max_ps(x, set1(-87.3f));
-    const __m256 n = _mm256_floor_ps(fma(x, set1(1.44269504088896341f), set1(0.5f)));
-    __m256 r = fma(n, set1(-0.693359375f), x);
-    r = fma(n, set1(2.12194440e-4f), r);
-    __m256 p = set1(1.9875691500e-4f);
-    p = fma(p, r, set1(1.3981999507e-3f));
-    p = fma(p, r, set1(8.3334519073e-3f));
-    p = fma(p, r, set1(4.1665795894e-2f));
-    p = fma(p, r, set1(1.6666665459e-1f));
-    p = fma(p, r, set1(5.0000001201e-1f));
-    const __m256 e = _mm256_add_ps(fma(p, _mm256_mul_ps(r, r), r), set1(1.0f));
-    const __m256i bits = _mm256_add_epi32(_mm256_castps_si256(e), _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23));
-    return _mm256_and_ps(_mm256_castsi256_ps(bits), valid);
+  static Reg floor(Reg x) { return _mm256_floor_ps(x); }
+  static Reg scale_pow2(Reg e, Reg n) {
+    return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(e), _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23)));
   }
+  static Reg zero_below(Reg x, float limit, Reg v) { return _mm256_and_ps(v, _mm256_cmp_ps(x, set1(limit), _CMP_GE_OQ)); }
 };
 
 #include "kernels/attention_impl.h"

@@ -29,23 +29,12 @@ struct V {
   static Reg sub(Reg a, Reg b) { return _mm512_sub_ps(a, b); }
   static Reg max(Reg a, Reg b) { return _mm512_max_ps(a, b); }
   static float hmax(Reg a) { return _mm512_reduce_max_ps(a); }
-  // As the scalar path's exp_nonpositive, sixteen lanes at once, fused.
-  static Reg exp_nonpositive(Reg x) {
-    const __mmask16 valid = _mm512_cmp_ps_mask(x, set1(-87.3f), _CMP_GE_OQ);
-    x = _mm512_max_ps(x, set1(-87.3f));
-    const __m512 n = _mm512_roundscale_ps(fma(x, set1(1.44269504088896341f), set1(0.5f)),
-                                          _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    __m512 r = fma(n, set1(-0.693359375f), x);
-    r = fma(n, set1(2.12194440e-4f), r);
-    __m512 p = set1(1.9875691500e-4f);
-    p = fma(p, r, set1(1.3981999507e-3f));
-    p = fma(p, r, set1(8.3334519073e-3f));
-    p = fma(p, r, set1(4.1665795894e-2f));
-    p = fma(p, r, set1(1.6666665459e-1f));
-    p = fma(p, r, set1(5.0000001201e-1f));
-    const __m512 e = _mm512_add_ps(fma(p, _mm512_mul_ps(r, r), r), set1(1.0f));
-    const __m512i bits = _mm512_add_epi32(_mm512_castps_si512(e), _mm512_slli_epi32(_mm512_cvtps_epi32(n), 23));
-    return _mm512_maskz_mov_ps(valid, _mm512_castsi512_ps(bits));
+  static Reg floor(Reg x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC); }
+  static Reg scale_pow2(Reg e, Reg n) {
+    return _mm512_castsi512_ps(_mm512_add_epi32(_mm512_castps_si512(e), _mm512_slli_epi32(_mm512_cvtps_epi32(n), 23)));
+  }
+  static Reg zero_below(Reg x, float limit, Reg v) {
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, set1(limit), _CMP_GE_OQ), v);
   }
 };
 

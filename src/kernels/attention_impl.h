@@ -23,6 +23,28 @@ inline float sum_lanes(const float* l) {
   return (s4[0] + s4[2]) + (s4[1] + s4[3]);
 }
 
+// e^x for x <= 0 (scores minus their maximum), ~1 ulp: x = n ln2 + r with
+// |r| <= ln2/2, e^r by a degree-6 polynomial (Cephes' expf coefficients),
+// 2^n put into the exponent bits; 0 below -87.3. The same operations on
+// every ISA (fused where V::fma is).
+template <class V>
+typename V::Reg exp_nonpositive(typename V::Reg x) {
+  using R = typename V::Reg;
+  constexpr float kMin = -87.3f;
+  const R clamped = V::max(x, V::set1(kMin));
+  const R n = V::floor(V::fma(clamped, V::set1(1.44269504088896341f), V::set1(0.5f)));
+  R r = V::fma(n, V::set1(-0.693359375f), clamped);
+  r = V::fma(n, V::set1(2.12194440e-4f), r);
+  R p = V::set1(1.9875691500e-4f);
+  p = V::fma(p, r, V::set1(1.3981999507e-3f));
+  p = V::fma(p, r, V::set1(8.3334519073e-3f));
+  p = V::fma(p, r, V::set1(4.1665795894e-2f));
+  p = V::fma(p, r, V::set1(1.6666665459e-1f));
+  p = V::fma(p, r, V::set1(5.0000001201e-1f));
+  const R e = V::add(V::fma(p, V::mul(r, r), r), V::set1(1.0f));
+  return V::zero_below(x, kMin, V::scale_pow2(e, n));
+}
+
 // Query heads handled together: each key (value) load serves all of them.
 constexpr int kScoreHeads = 8;
 constexpr int kValueHeads = 4;
@@ -62,12 +84,12 @@ void attention_impl(const AttentionArgs& a) {
       R sum[kSumLanes / L];
       for (R& r : sum) r = V::zero();
       for (j = 0; j + L <= n; j += L) {
-        const R e = V::exp_nonpositive(V::sub(V::load(p + j), m));
+        const R e = exp_nonpositive<V>(V::sub(V::load(p + j), m));
         V::store(p + j, e);
         sum[(j / L) % (kSumLanes / L)] = V::add(sum[(j / L) % (kSumLanes / L)], e);
       }
       if (j < n) {
-        const R e = V::exp_nonpositive(V::sub(V::load_partial_fill(p + j, n - j, -3.402823466e38f), m));
+        const R e = exp_nonpositive<V>(V::sub(V::load_partial_fill(p + j, n - j, -3.402823466e38f), m));
         V::store_partial(p + j, e, n - j);
         // The fill lanes gave exp(-huge) = 0.
         sum[(j / L) % (kSumLanes / L)] = V::add(sum[(j / L) % (kSumLanes / L)], e);

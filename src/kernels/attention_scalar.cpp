@@ -23,30 +23,21 @@ struct V {
   static Reg sub(Reg a, Reg b) { return a - b; }
   static Reg max(Reg a, Reg b) { return a > b ? a : b; }
   static float hmax(Reg a) { return a; }
-  // e^x for x <= 0, ~1 ulp: x = n ln2 + r, |r| <= ln2/2, e^r by Cephes'
-  // expf polynomial, 2^n into the exponent bits; 0 below -87.3.
-  static Reg exp_nonpositive(Reg x) {
-    if (!(x >= -87.3f)) return 0.0f;
-    const float t = x * 1.44269504088896341f + 0.5f;
-    int ni = static_cast<int>(t);
-    if (static_cast<float>(ni) > t) --ni;  // floor
-    const float nf = static_cast<float>(ni);
-    float r = x - nf * 0.693359375f;
-    r = r + nf * 2.12194440e-4f;
-    float poly = 1.9875691500e-4f;
-    poly = poly * r + 1.3981999507e-3f;
-    poly = poly * r + 8.3334519073e-3f;
-    poly = poly * r + 4.1665795894e-2f;
-    poly = poly * r + 1.6666665459e-1f;
-    poly = poly * r + 5.0000001201e-1f;
-    const float e = poly * (r * r) + r + 1.0f;
+  static Reg floor(Reg x) {
+    int i = static_cast<int>(x);
+    if (static_cast<float>(i) > x) --i;
+    return static_cast<float>(i);
+  }
+  // e * 2^n for an integral n (added to the exponent bits).
+  static Reg scale_pow2(Reg e, Reg n) {
     uint32_t bits;
     std::memcpy(&bits, &e, 4);
-    bits += static_cast<uint32_t>(ni) << 23;
+    bits += static_cast<uint32_t>(static_cast<int32_t>(n)) << 23;
     float out;
     std::memcpy(&out, &bits, 4);
     return out;
   }
+  static Reg zero_below(Reg x, float limit, Reg v) { return x >= limit ? v : 0.0f; }
 };
 
 #include "kernels/attention_impl.h"
