@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -27,6 +28,12 @@ double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::d
 // token, then prompt tokens of joining requests up to this budget. A long
 // prompt is processed over several steps so the others keep streaming.
 constexpr int32_t kStepTokens = 256;
+
+// How many leading tokens a and b share, at most `limit`.
+size_t common_prefix(const std::vector<TokenId>& a, const std::vector<TokenId>& b, size_t limit) {
+  const size_t n = std::min({a.size(), b.size(), limit});
+  return static_cast<size_t>(std::mismatch(a.begin(), a.begin() + n, b.begin()).first - a.begin());
+}
 
 }  // namespace
 
@@ -165,16 +172,7 @@ void Scheduler::Impl::loop() {
                stopping;
       });
       if (cancel_all) {
-        while (!queue.empty()) {
-          Pending p = std::move(queue.front());
-          queue.pop_front();
-          lock.unlock();
-          GenerationResult r;
-          r.finish = FinishReason::Cancelled;
-          r.prompt_tokens = static_cast<int32_t>(p.request.prompt.size());
-          if (p.on_done) p.on_done(r);
-          lock.lock();
-        }
+        // Queued requests end below, as cancelled ones do.
         for (EmbedJob& e : embeds) e.result.set_exception(std::make_exception_ptr(Error("the server is shutting down")));
         embeds.clear();
       }
@@ -199,10 +197,10 @@ void Scheduler::Impl::loop() {
       Slot* best = nullptr;
       {
         std::lock_guard lock(mu);
-        // Requests cancelled while they waited (the client went away) end
-        // here, without taking a slot.
+        // Requests cancelled while they waited (the client went away, or
+        // shutdown with cancel) end here, without taking a slot.
         for (auto it = queue.begin(); it != queue.end();) {
-          if (it->request.cancel && it->request.cancel->load()) {
+          if (cancel_all || (it->request.cancel && it->request.cancel->load())) {
             cancelled.push_back(std::move(*it));
             it = queue.erase(it);
           } else {
@@ -215,9 +213,7 @@ void Scheduler::Impl::loop() {
         size_t best_prefix = 0;
         for (Slot& s : slots) {
           if (s.busy) continue;
-          const auto& p = job->request.prompt;
-          const size_t n = std::min(s.cached.size(), p.size());
-          const size_t common = std::mismatch(s.cached.begin(), s.cached.begin() + n, p.begin()).first - s.cached.begin();
+          const size_t common = common_prefix(s.cached, job->request.prompt, SIZE_MAX);
           if (!best || common > best_prefix || (common == best_prefix && s.cached.size() < best->cached.size())) {
             best = &s;
             best_prefix = common;
@@ -258,8 +254,7 @@ void Scheduler::Impl::start(Slot& slot, Pending job) {
   }
   // Reuse the cached prefix; at least the last prompt token is evaluated
   // again, for its logits.
-  const size_t n = std::min(slot.cached.size(), req.prompt.size() - 1);
-  const size_t common = std::mismatch(slot.cached.begin(), slot.cached.begin() + n, req.prompt.begin()).first - slot.cached.begin();
+  const size_t common = common_prefix(slot.cached, req.prompt, req.prompt.size() - 1);
   session.truncate(static_cast<int32_t>(common), slot.seq);
   slot.cached.resize(common);
   slot.fed = common;

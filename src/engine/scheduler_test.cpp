@@ -170,6 +170,20 @@ TEST_F(SchedulerTest, AQueuedRequestCancelledWhileWaitingNeverTakesASlot) {
   EXPECT_EQ(first_done.get_future().get().finish, FinishReason::Cancelled);
 }
 
+TEST_F(SchedulerTest, ShutdownWithCancelEndsRunningAndQueuedRequests) {
+  Scheduler sched(*model_, {.n_slots = 1, .n_ctx = 256, .threads = 1});
+  std::atomic<int> done{0}, cancelled{0};
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(sched.submit(greedy(goldens_[0].prompt, 200), {}, [&](const GenerationResult& r) {
+      ++done;
+      cancelled += r.finish == FinishReason::Cancelled;
+    }));
+  }
+  sched.shutdown(/*cancel=*/true);
+  EXPECT_EQ(done.load(), 5);
+  EXPECT_GE(cancelled.load(), 4);  // the first may have finished before the cancel
+}
+
 TEST_F(SchedulerTest, AFullQueueRefusesRequests) {
   Scheduler sched(*model_, {.n_slots = 1, .n_ctx = 256, .threads = 1, .max_queue = 2});
   std::atomic<int> done{0};
