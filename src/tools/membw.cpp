@@ -1,25 +1,22 @@
 #include "tools/membw.h"
 
 #include <immintrin.h>
-#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <memory>
 
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
 #include "util/error.h"
+#include "util/huge_page_buffer.h"
 
 namespace hearth::tools {
 namespace {
 
 // Every slice is a whole number of these (the widest loop body).
 constexpr size_t kStep = 256;
-constexpr size_t kHugePage = 2u << 20;
 
 // XOR-folds [p, p + n): one load per 64 bytes and no arithmetic dependency
 // chain long enough to limit a core below its memory bandwidth. Built for the
@@ -84,10 +81,6 @@ FoldFn pick_fold() {
   return fold_sse2;
 }
 
-struct FreeDeleter {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-
 }  // namespace
 
 double median(std::vector<double> v) {
@@ -100,15 +93,13 @@ double median(std::vector<double> v) {
 MembwResult measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes) {
   const int n_threads = pool.size();
   bytes = std::max<size_t>(bytes / 4096 * 4096, 4096);
-  const size_t alloc = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  std::unique_ptr<uint8_t, FreeDeleter> buffer(static_cast<uint8_t*>(std::aligned_alloc(kHugePage, alloc)));
-  if (!buffer) throw Error("membw: cannot allocate " + std::to_string(alloc >> 20) + " MiB");
-  // Huge pages keep TLB misses from being part of what is measured.
-  ::madvise(buffer.get(), alloc, MADV_HUGEPAGE);
+  // Huge pages (as the model's weights use) keep TLB misses and the
+  // prefetchers' stops at 4 KiB page boundaries out of what is measured.
+  const HugePageBuffer buffer(bytes);
 
   // Thread t reads [begin(t), begin(t + 1)); slices are whole kStep units.
   const auto begin = [&](int t) { return bytes / kStep * t / n_threads * kStep; };
-  uint8_t* base = buffer.get();
+  uint8_t* base = buffer.data();
   pool.run([&](int t, int) { std::memset(base + begin(t), 0x5A + t, begin(t + 1) - begin(t)); });
 
   const FoldFn fold = pick_fold();
