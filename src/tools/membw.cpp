@@ -9,7 +9,6 @@
 
 #include "kernels/matmul.h"
 #include "kernels/thread_pool.h"
-#include "util/error.h"
 #include "util/huge_page_buffer.h"
 
 namespace hearth::tools {
