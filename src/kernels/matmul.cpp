@@ -51,6 +51,9 @@ constexpr int64_t kMinChunkBytes = 64 * 1024;
 // range is fetched here, before its first tile.
 constexpr size_t kDecodePrefetchBytes = 12 * 1024;
 
+// Most products one matmul_many call computes together.
+constexpr size_t kMaxJobs = 4;
+
 // Quantizing activations is split over the threads from this many elements.
 constexpr int64_t kMinParallelQuantize = 16 * 1024;
 
@@ -362,7 +365,6 @@ bool split_by_rows(const Job& job, int threads) {
 // chunk's weights stay in L2 across the token blocks of a prefill. Which
 // thread computes a tile never changes its bits.
 void run_row_chunks(const Job* jobs, size_t n_jobs, ThreadPool* pool) {
-  constexpr size_t kMaxJobs = 4;
   struct {
     const Job* jobs;
     size_t n_jobs;
@@ -416,8 +418,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
 }
 
 void matmul_many(std::span<const MatmulOutput> products, const float* x, int64_t n_tokens, ThreadPool* pool) {
-  constexpr size_t kMaxJobs = 4;
-  if (products.size() > kMaxJobs) throw Error("matmul_many: at most 4 products at once");
+  if (products.size() > kMaxJobs) {
+    throw Error("matmul_many: at most " + std::to_string(kMaxJobs) + " products at once");
+  }
   thread_local AlignedBuffer xq[kMaxJobs];
   Job jobs[kMaxJobs];
   size_t n_jobs = 0;
