@@ -69,15 +69,25 @@ void Session::check_batch(std::span<const SeqTokens> batch) const {
   }
 }
 
+void Session::stage(std::span<const SeqTokens> batch) {
+  check_batch(batch);
+  tok_.clear();
+  tok_seq_.clear();
+  tok_pos_.clear();
+  for (const SeqTokens& e : batch) {
+    for (size_t i = 0; i < e.tokens.size(); ++i) {
+      tok_.push_back(e.tokens[i]);
+      tok_seq_.push_back(e.seq);
+      tok_pos_.push_back(n_past_[e.seq] + static_cast<int32_t>(i));
+    }
+  }
+}
+
 std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_logits) {
   const SeqTokens entry{0, tokens};
-  check_batch({&entry, 1});
+  stage({&entry, 1});
   const int32_t n = static_cast<int32_t>(tokens.size());
   const size_t n_vocab = model_.hparams().n_vocab;
-  tok_.assign(tokens.begin(), tokens.end());
-  tok_seq_.assign(n, 0);
-  tok_pos_.resize(n);
-  for (int32_t t = 0; t < n; ++t) tok_pos_[t] = n_past_[0] + t;
   logits_.resize((all_logits ? n : 1) * n_vocab);
   for (int32_t b = 0; b < n; b += kMaxBatch) {
     const int32_t nb = std::min(kMaxBatch, n - b);
@@ -93,20 +103,11 @@ std::span<const float> Session::eval(std::span<const TokenId> tokens, bool all_l
 }
 
 std::span<const float> Session::eval_batch(std::span<const SeqTokens> batch) {
-  check_batch(batch);
+  stage(batch);
   const size_t n_vocab = model_.hparams().n_vocab;
-  tok_.clear();
-  tok_seq_.clear();
-  tok_pos_.clear();
   std::vector<int32_t> last;  // index of each entry's last token
-  for (const SeqTokens& e : batch) {
-    for (size_t i = 0; i < e.tokens.size(); ++i) {
-      tok_.push_back(e.tokens[i]);
-      tok_seq_.push_back(e.seq);
-      tok_pos_.push_back(n_past_[e.seq] + static_cast<int32_t>(i));
-    }
-    last.push_back(static_cast<int32_t>(tok_.size()) - 1);
-  }
+  int32_t end = 0;
+  for (const SeqTokens& e : batch) last.push_back((end += static_cast<int32_t>(e.tokens.size())) - 1);
   const int32_t n = static_cast<int32_t>(tok_.size());
   logits_.resize(batch.size() * n_vocab);
   size_t next_out = 0;
@@ -123,13 +124,9 @@ std::span<const float> Session::eval_batch(std::span<const SeqTokens> batch) {
 std::vector<float> Session::embed(std::span<const TokenId> tokens, int32_t seq) {
   truncate(0, seq);
   const SeqTokens entry{seq, tokens};
-  check_batch({&entry, 1});
+  stage({&entry, 1});
   const int32_t n = static_cast<int32_t>(tokens.size());
   const int32_t E = model_.hparams().n_embd;
-  tok_.assign(tokens.begin(), tokens.end());
-  tok_seq_.assign(n, seq);
-  tok_pos_.resize(n);
-  for (int32_t t = 0; t < n; ++t) tok_pos_[t] = t;
   std::vector<double> sum(E);
   std::vector<float> hidden;
   for (int32_t b = 0; b < n; b += kMaxBatch) {

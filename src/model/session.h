@@ -70,6 +70,8 @@ class Session {
   // What the last layer's output becomes for the rows in out_rows.
   enum class Output { Logits, Hidden };
   void check_batch(std::span<const SeqTokens> batch) const;
+  // Checks `batch` and lays its tokens out in tok_ / tok_seq_ / tok_pos_.
+  void stage(std::span<const SeqTokens> batch);
   // Runs tok_[b .. b+n) (with their tok_seq_/tok_pos_) through the model;
   // writes the output of rows `out_rows` (indices into that range, in
   // order) to `out`.
