@@ -39,6 +39,20 @@ struct A32 {
   static constexpr size_t row_bytes(int64_t cols) { return s_off(cols) + align64(16 * groups(cols)); }
 };
 
+// ---- A32T: Q8_0 values for packed rows (packed_layout.h) ------------------
+// Per token row of cols = 32 * nb, in super-groups of 16 blocks (ns =
+// ceil(nb / 16); missing blocks of the last one are zero), 640 bytes each:
+//   int8_t  planes[8][64]  at 0    plane k, lane b: elements 4k .. 4k+3 of block b
+//   float   d[16]          at 512  fp16(d) as F32
+//   int32_t corr[16]       at 576  -offset * (sum of the block's quants)
+struct A32T {
+  static constexpr int64_t groups(int64_t cols) { return (cols / 32 + 15) / 16; }
+  static constexpr size_t kGroupBytes = 640;
+  static constexpr size_t kDOff = 512;
+  static constexpr size_t kCorrOff = 576;
+  static constexpr size_t row_bytes(int64_t cols) { return kGroupBytes * static_cast<size_t>(groups(cols)); }
+};
+
 // ---- AK: Q8_K values (super-blocks of 256), for the K-quants and IQ4_XS ----
 // Per token row of cols = 256 * nsb:
 //   int8_t  qs[256 * nsb]  at 0               permuted within each super-block (below)
@@ -101,6 +115,7 @@ constexpr int ak_sums_per_block() {
 // out must be 64-byte aligned and hold row_bytes(cols); cols a multiple of
 // the block size.
 void quantize_a32_avx2(const float* x, int64_t cols, uint8_t* out, int offset);
+void quantize_a32t_avx2(const float* x, int64_t cols, uint8_t* out, int offset);
 void quantize_ak_avx2(const float* x, int64_t cols, uint8_t* out, AkOrder order);
 
 }  // namespace hearth::kernels::detail

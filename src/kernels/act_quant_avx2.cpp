@@ -54,7 +54,42 @@ inline float abs_max(const float* x, int n) {
   return hmax(m);
 }
 
+// One Q8_0 block of 32 floats: the 32 quants in element order, the F16-rounded
+// scale as F32, and the sum of the quants.
+struct BlockQ8 {
+  __m256i q;
+  float d;        // fp16(d) as F32
+  float d_exact;  // d before rounding (Q8_1's sum term uses it)
+  int sum;
+};
+
+inline BlockQ8 quantize_block(const float* x) {
+  const float amax = abs_max(x, 32);
+  const float d = amax / 127.0f;
+  const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+  __m256i q[4];
+  for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), id));
+  return {pack_i8(q[0], q[1], q[2], q[3]), round_to_half(d), d,
+          hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])))};
+}
+
 }  // namespace
+
+void quantize_a32t_avx2(const float* x, int64_t cols, uint8_t* out, int offset) {
+  const int64_t nb = cols / 32;
+  std::memset(out, 0, A32T::row_bytes(cols));  // the last group's missing blocks
+  for (int64_t b = 0; b < nb; ++b, x += 32) {
+    const BlockQ8 q = quantize_block(x);
+    uint8_t* group = out + A32T::kGroupBytes * static_cast<size_t>(b / 16);
+    const int lane = static_cast<int>(b % 16);
+    alignas(32) uint32_t words[8];  // words[k] = elements 4k .. 4k+3
+    _mm256_store_si256(reinterpret_cast<__m256i*>(words), q.q);
+    for (int k = 0; k < 8; ++k) std::memcpy(group + 64 * k + 4 * lane, &words[k], 4);
+    std::memcpy(group + A32T::kDOff + 4 * lane, &q.d, 4);
+    const int32_t corr = -offset * q.sum;
+    std::memcpy(group + A32T::kCorrOff + 4 * lane, &corr, 4);
+  }
+}
 
 void quantize_a32_avx2(const float* x, int64_t cols, uint8_t* out, int offset) {
   const int64_t nb = cols / 32;
@@ -64,19 +99,14 @@ void quantize_a32_avx2(const float* x, int64_t cols, uint8_t* out, int offset) {
   int32_t* corr_out = reinterpret_cast<int32_t*>(out + A32::corr_off(cols));
   float* s_out = reinterpret_cast<float*>(out + A32::s_off(cols));
   for (int64_t b = 0; b < nb; ++b, x += 32) {
-    const float amax = abs_max(x, 32);
-    const float d = amax / 127.0f;
-    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
-    __m256i q[4];
-    for (int k = 0; k < 4; ++k) q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), id));
-    const __m256i p = pack_i8(q[0], q[1], q[2], q[3]);
+    const BlockQ8 q = quantize_block(x);
     int8_t* g = qs + 128 * (b / 4) + 16 * (b % 4);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(g), _mm256_castsi256_si128(p));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(g + 64), _mm256_extracti128_si256(p, 1));
-    const int sum = hsum_i32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
-    d_out[b] = round_to_half(d);
-    corr_out[b] = -offset * sum;
-    s_out[b] = round_to_half(d * static_cast<float>(sum));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(g), _mm256_castsi256_si128(q.q));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(g + 64), _mm256_extracti128_si256(q.q, 1));
+    d_out[b] = q.d;
+    corr_out[b] = -offset * q.sum;
+    // Q8_1's s = fp16(d * sum) with the unrounded d (ggml's order).
+    s_out[b] = round_to_half(q.d_exact * static_cast<float>(q.sum));
   }
   for (int64_t b = nb; b < padded; ++b) {  // zero blocks completing the last group
     int8_t* g = qs + 128 * (b / 4) + 16 * (b % 4);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/matmul_table.h"
+#include "kernels/packed_layout.h"
 #include "kernels/thread_pool.h"
 #include "tensor/quants.h"
 #include "util/error.h"
@@ -43,8 +44,11 @@ constexpr int64_t kChunkTokenBlockBytes = 256 * 1024;
 constexpr int64_t kChunkAccBytes = 256 * 1024;
 
 // Row tiles go out in about this many chunks per thread (see matmul()), of
-// at least kMinChunkBytes of weights: each chunk starts its stream afresh.
-constexpr int64_t kChunksPerThread = 8;
+// at least kMinChunkBytes of weights: each chunk starts its stream afresh,
+// and a hand-off ends when the last chunk does. (Decoding a TinyLlama-sized
+// Q4_0 matrix from memory, 2 threads: 8 chunks per thread ~54 GB/s, 2
+// ~57, 32 ~48.)
+constexpr int64_t kChunksPerThread = 2;
 constexpr int64_t kMinChunkBytes = 64 * 1024;
 
 // Decode kernels prefetch about this far ahead in their rows; the start of a
@@ -88,6 +92,9 @@ using FindFn = const TypeKernels* (*)(GgmlType);
 constexpr FindFn kFinders[] = {detail::find_scalar_kernels, detail::find_avx2_kernels,
                                detail::find_avx512_kernels};
 
+// The same for packed rows (null: that ISA has none).
+constexpr FindFn kPackedFinders[] = {nullptr, nullptr, detail::find_avx512_packed_kernels};
+
 // The active ISA's kernels for `type`, or those of the best lower ISA that has
 // some (a type may not have SIMD kernels everywhere yet); nullptr if none.
 // *isa (optional) gets the ISA they belong to.
@@ -97,6 +104,16 @@ const TypeKernels* find_kernels(GgmlType type, Isa* isa = nullptr) {
       if (isa != nullptr) *isa = static_cast<Isa>(i);
       return k;
     }
+  }
+  return nullptr;
+}
+
+// Kernels reading packed rows of `type` natively on the active ISA or a
+// lower one; nullptr if none (packed rows are then unpacked tile by tile).
+const TypeKernels* find_packed_kernels(GgmlType type) {
+  for (int i = static_cast<int>(active_isa()); i >= 0; --i) {
+    if (kPackedFinders[i] == nullptr) continue;
+    if (const TypeKernels* k = kPackedFinders[i](type)) return k;
   }
   return nullptr;
 }
@@ -119,8 +136,20 @@ std::string supported_list() {
   return list;
 }
 
-// Kernels for w, after checking that w describes memory they can read.
-const TypeKernels& checked_kernels(const WeightMatrix& w, const char* what) {
+// Kernels for w, after checking that w describes memory they can read. For
+// packed rows: the packed kernels, or (*unpack set) the GGUF-layout ones.
+const TypeKernels& checked_kernels(const WeightMatrix& w, const char* what, bool* unpack = nullptr) {
+  if (unpack != nullptr) *unpack = false;
+  if (w.packed) {
+    if (!has_packed_layout(w.type)) {
+      throw Error(std::string(what) + ": weight type " + describe_type(w.type) + " has no packed layout");
+    }
+    if (const TypeKernels* packed = find_packed_kernels(w.type); packed != nullptr) {
+      checked_kernels(WeightMatrix{w.type, w.data, w.rows, w.cols, w.row_bytes, false}, what);
+      return *packed;
+    }
+    if (unpack != nullptr) *unpack = true;
+  }
   const TypeKernels* k = find_kernels(w.type);
   if (k == nullptr) {
     throw Error(std::string(what) + ": weight type " + describe_type(w.type) + " is not supported (supported: " +
@@ -164,6 +193,8 @@ struct Job {
   size_t row_bytes;
   int64_t rows, cols;
   const float* x;
+  bool unpack;          // packed rows without packed kernels: unpacked a tile at a time
+  GgmlType type;        // the weights' type (for unpack)
   const uint8_t* xq;    // Mode::Quantized: token t's activations at xq + t * xq_row_bytes
   size_t xq_row_bytes;
   detail::RowToF32Fn decode;  // Mode::DecodedRows: the weight type's decoder
@@ -223,20 +254,36 @@ void run_range(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1) {
     const size_t bytes = std::min(kDecodePrefetchBytes, static_cast<size_t>(r1 - r0) * j.row_bytes);
     for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(start + off);
   }
+  if (t1 - t0 == 1 && j.mode == Mode::Quantized && !j.unpack && j.k->decode_rows != nullptr) {
+    j.k->decode_rows(j.w + static_cast<size_t>(r0) * j.row_bytes, j.row_bytes, j.xq + t0 * j.xq_row_bytes, j.cols,
+                     j.y + t0 * j.rows + r0, r1 - r0);
+    return;
+  }
   const int mr = j.k->tile_rows;
   const int mt = j.k->tile_tokens;
   // DecodedRows: this thread's F32 copy of the current row tile, decoded once
   // per token block. Reused across calls to save allocations.
   thread_local std::vector<float> decoded;
   if (j.mode == Mode::DecodedRows) decoded.resize(static_cast<size_t>(mr * j.cols));
+  // j.unpack: this thread's GGUF-layout copy of the current row tile.
+  thread_local std::vector<uint8_t> unpacked;
+  const size_t unpacked_row_bytes = j.unpack ? quant_row_bytes(j.type, j.cols) : 0;
+  if (j.unpack) unpacked.resize(static_cast<size_t>(mr) * unpacked_row_bytes);
   for (int64_t tb = t0; tb < t1; tb += j.token_block) {
     const int64_t te = std::min(t1, tb + j.token_block);
     for (int64_t r = r0; r < r1; r += mr) {
       const int nr = static_cast<int>(std::min<int64_t>(mr, r1 - r));
       const uint8_t* w = j.w + static_cast<size_t>(r) * j.row_bytes;
       size_t w_stride = j.row_bytes;
+      if (j.unpack) {
+        for (int i = 0; i < nr; ++i) {
+          detail::unpack_row(j.type, w + i * j.row_bytes, unpacked.data() + i * unpacked_row_bytes, j.cols);
+        }
+        w = unpacked.data();
+        w_stride = unpacked_row_bytes;
+      }
       if (j.mode == Mode::DecodedRows) {
-        for (int i = 0; i < nr; ++i) j.decode(w + i * j.row_bytes, j.cols, decoded.data() + i * j.cols);
+        for (int i = 0; i < nr; ++i) j.decode(w + i * w_stride, j.cols, decoded.data() + i * j.cols);
         w = reinterpret_cast<const uint8_t*>(decoded.data());
         w_stride = static_cast<size_t>(j.cols) * sizeof(float);
       }
@@ -275,7 +322,8 @@ namespace {
 // when there is nothing to compute.
 bool prepare(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool, AlignedBuffer& xq,
              const Job* shared_xq, Job& job) {
-  const TypeKernels& k = checked_kernels(w, "matmul");
+  bool unpack = false;
+  const TypeKernels& k = checked_kernels(w, "matmul", &unpack);
   if (n_tokens < 0) throw Error("matmul: negative token count " + std::to_string(n_tokens));
   if (w.rows == 0 || n_tokens == 0) return false;
   if (w.cols == 0) {
@@ -283,8 +331,8 @@ bool prepare(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, 
     return false;
   }
 
-  job = Job{&k, Mode::Dense, static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, x, nullptr, 0,
-            nullptr, y, n_tokens, 0, false};
+  job = Job{&k,     Mode::Dense, static_cast<const uint8_t*>(w.data), w.row_bytes, w.rows, w.cols, x, unpack,
+            w.type, nullptr,     0,       nullptr, y, n_tokens, 0, false};
   const int threads = pool ? pool->size() : 1;
   int64_t token_bytes = w.cols * static_cast<int64_t>(sizeof(float));
   if (k.act_type != GgmlType::F32) {
@@ -441,6 +489,8 @@ void matmul_many(std::span<const MatmulOutput> products, const float* x, int64_t
   for (size_t i = 0; i < n_jobs; ++i) execute(jobs[i], pool);
 }
 
+bool prefers_packed(GgmlType type) { return has_packed_layout(type) && find_packed_kernels(type) != nullptr; }
+
 void get_row(const WeightMatrix& w, int64_t row, float* out) {
   const TypeKernels& k = checked_kernels(w, "get_row");
   if (row < 0 || row >= w.rows) {
@@ -448,7 +498,12 @@ void get_row(const WeightMatrix& w, int64_t row, float* out) {
                 std::to_string(w.rows) + " rows)");
   }
   if (w.cols == 0) return;
-  k.to_f32(static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row) * w.row_bytes, w.cols, out);
+  const uint8_t* data = static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row) * w.row_bytes;
+  if (w.packed) {
+    detail::packed_to_f32(w.type, data, w.cols, out);
+  } else {
+    k.to_f32(data, w.cols, out);
+  }
 }
 
 }  // namespace hearth::kernels

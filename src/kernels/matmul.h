@@ -24,6 +24,9 @@ struct WeightMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;  // bytes of one row in `type`'s layout
+  // Rows rewritten by kernels::pack_rows into the kernels' packed layout
+  // (same size); only matmul and get_row read them.
+  bool packed = false;
 };
 
 namespace kernels {
@@ -48,6 +51,21 @@ void matmul_many(std::span<const MatmulOutput> products, const float* x, int64_t
 
 // Decodes row `row` of w into out[0 .. w.cols) (embedding lookup).
 void get_row(const WeightMatrix& w, int64_t row, float* out);
+
+// Packed rows. Some block types (Q4_0, Q8_0) have a second row layout that
+// the SIMD kernels read with fewer instructions (no byte gathering; one
+// scale conversion per 16 blocks instead of per 4). A model whose weights
+// are copied at load can write them packed; matmul and get_row take either
+// layout on every ISA (one without native kernels for packed rows unpacks
+// them on the fly), and results agree with the GGUF layout's to float
+// rounding, not bit for bit (the dot products are summed in another order).
+bool has_packed_layout(GgmlType type);
+// Whether the active ISA multiplies packed rows of `type` natively (packing
+// is worth it).
+bool prefers_packed(GgmlType type);
+// Writes w's rows, packed, to dst (w.rows * w.row_bytes bytes; may be w.data
+// itself) and points w at them with w.packed set.
+void pack_rows(WeightMatrix& w, void* dst);
 
 // Quantized weights (Q4_0 .. IQ4_XS) are multiplied in one of two ways:
 //  * fast (default): each token's activations are quantized once to the

@@ -16,6 +16,7 @@
 #include "kernels/act_format.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_table.h"
+#include "kernels/quant_test_util.h"
 #include "kernels/thread_pool.h"
 #include "tensor/quants.h"
 #include "util/fp16.h"
@@ -23,57 +24,11 @@
 namespace hearth::kernels {
 namespace {
 
+using namespace quant_test;
+
 constexpr GgmlType kQuantTypes[] = {GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q5_0, GgmlType::Q5_1,
                                     GgmlType::Q8_0, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q4_K,
                                     GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS};
-
-class ModeGuard {
- public:
-  ModeGuard() : isa_(active_isa()), exact_(exact_weights()) {}
-  ~ModeGuard() {
-    force_isa(isa_);
-    set_exact_weights(exact_);
-  }
-  ModeGuard(const ModeGuard&) = delete;
-  ModeGuard& operator=(const ModeGuard&) = delete;
-
- private:
-  Isa isa_;
-  bool exact_;
-};
-
-std::vector<Isa> runnable_isas() {
-  std::vector<Isa> isas;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512}) {
-    if (cpu_supports(isa)) isas.push_back(isa);
-  }
-  return isas;
-}
-
-std::vector<float> gaussian(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> g(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (auto& x : v) x = g(rng);
-  return v;
-}
-
-// rows x cols weights quantized to `type`, rows padded by `pad` bytes of
-// garbage to check that row_bytes is honoured.
-struct QuantMatrix {
-  std::vector<uint8_t> bytes;
-  WeightMatrix w;
-};
-
-QuantMatrix make_quant_matrix(GgmlType type, int64_t rows, int64_t cols, size_t pad, uint32_t seed) {
-  QuantMatrix m;
-  const size_t row_bytes = quant_row_bytes(type, cols) + pad;
-  m.bytes.assign(row_bytes * static_cast<size_t>(rows), 0xA5);
-  const auto values = gaussian(static_cast<size_t>(rows * cols), seed);
-  for (int64_t r = 0; r < rows; ++r) quantize_row(type, values.data() + r * cols, m.bytes.data() + r * row_bytes, cols);
-  m.w = WeightMatrix{type, m.bytes.data(), rows, cols, row_bytes};
-  return m;
-}
 
 TEST(MatmulQuant, KernelActivationFormatIsGgmlsVecDotType) {
   for (GgmlType type : kQuantTypes) {
@@ -198,46 +153,6 @@ TEST(MatmulQuant, BitIdenticalForAnyThreadCountAndBatchSplit) {
       }
     }
   }
-}
-
-// Where each type keeps its F16 scale fields (byte offsets in a block):
-// random bytes elsewhere are valid quants, but a random F16 could be inf/NaN.
-struct HalfFields {
-  GgmlType type;
-  std::vector<int> offsets;
-};
-const std::vector<HalfFields>& half_fields() {
-  static const std::vector<HalfFields> f = {
-      {GgmlType::Q4_0, {0}},     {GgmlType::Q4_1, {0, 2}}, {GgmlType::Q5_0, {0}},      {GgmlType::Q5_1, {0, 2}},
-      {GgmlType::Q8_0, {0}},     {GgmlType::Q2_K, {80, 82}}, {GgmlType::Q3_K, {108}}, {GgmlType::Q4_K, {0, 2}},
-      {GgmlType::Q5_K, {0, 2}},  {GgmlType::Q6_K, {208}},  {GgmlType::IQ4_NL, {0}},   {GgmlType::IQ4_XS, {0}},
-  };
-  return f;
-}
-
-// rows x cols of uniformly random blocks (every quant and scale pattern the
-// format can hold, Q8_0's -128 included) with F16 scales of either sign.
-QuantMatrix make_random_block_matrix(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
-  QuantMatrix m;
-  const auto tr = traits(type);
-  const size_t row_bytes = quant_row_bytes(type, cols);
-  std::mt19937 rng(seed);
-  m.bytes.resize(row_bytes * static_cast<size_t>(rows));
-  for (auto& b : m.bytes) b = static_cast<uint8_t>(rng());
-  std::uniform_real_distribution<float> mag(0.001f, 0.02f);
-  const std::vector<int>* offs = nullptr;
-  for (const auto& f : half_fields()) {
-    if (f.type == type) offs = &f.offsets;
-  }
-  const size_t blocks = m.bytes.size() / tr.block_bytes;
-  for (size_t b = 0; b < blocks; ++b) {
-    for (int off : *offs) {
-      const uint16_t h = f32_to_f16(rng() % 2 ? mag(rng) : -mag(rng));
-      std::memcpy(m.bytes.data() + b * tr.block_bytes + off, &h, 2);
-    }
-  }
-  m.w = WeightMatrix{type, m.bytes.data(), rows, cols, row_bytes};
-  return m;
 }
 
 // Checks every ISA's fast path against the scalar one (exact integer block

@@ -66,6 +66,9 @@ using QTileFn = void (*)(const uint8_t* w, size_t row_bytes, const uint8_t* xq, 
 // and the quantizer writing it (same values as quantize_activations(act_type)).
 // out is 64-byte aligned.
 using ActRowBytesFn = size_t (*)(int64_t cols);
+// y[r] = dot(weight row r, one token's activations xq) for r < n_rows.
+using DecodeRowsFn = void (*)(const uint8_t* w, size_t row_bytes, const uint8_t* xq, int64_t cols, float* y,
+                              int64_t n_rows);
 using ActQuantizeFn = void (*)(const float* x, int64_t cols, uint8_t* out);
 
 struct TypeKernels {
@@ -81,6 +84,9 @@ struct TypeKernels {
   // Both null: act_type's standard block layout from quantize_activations.
   ActRowBytesFn act_row_bytes = nullptr;
   ActQuantizeFn quantize_act = nullptr;
+  // Optional: one token against rows [0, n_rows), one row at a time (a
+  // single linear stream of weights); the same bits as qtile[0][0] per row.
+  DecodeRowsFn decode_rows = nullptr;
 };
 
 // Kernels of one ISA for `type`, or nullptr when that ISA has none.
@@ -97,6 +103,8 @@ const TypeKernels* find_avx512_quant_kernels(GgmlType type);
 const TypeKernels* find_avx512_kq_kernels(GgmlType type);
 const TypeKernels* find_avx512_kq_low_kernels(GgmlType type);
 const TypeKernels* find_avx512_legacy_kernels(GgmlType type);
+// Kernels for packed rows (packed_layout.h); only AVX-512 has them so far.
+const TypeKernels* find_avx512_packed_kernels(GgmlType type);
 const TypeKernels* find_avx2_kq_kernels(GgmlType type);
 const TypeKernels* find_avx2_kq_low_kernels(GgmlType type);
 const TypeKernels* find_avx2_legacy_kernels(GgmlType type);
@@ -160,6 +168,9 @@ constexpr TypeKernels make_type_kernels() {
 // and optionally its own activation layout:
 //   static size_t act_row_bytes(int64_t cols);
 //   static void quantize_act(const float* x, int64_t cols, uint8_t* out);
+// and, to decode one token a row at a time (decode_rows: one linear stream
+// of weights instead of tile_rows short ones),
+//   static constexpr bool kDecodeByRow = true;
 template <class K, int I>
 constexpr QTileFn qtile_entry() {
   constexpr int nr = I / kMaxTileTokens + 1;
@@ -169,6 +180,11 @@ constexpr QTileFn qtile_entry() {
   } else {
     return nullptr;
   }
+}
+
+template <class K>
+void decode_by_row(const uint8_t* w, size_t row_bytes, const uint8_t* xq, int64_t cols, float* y, int64_t n_rows) {
+  for (int64_t r = 0; r < n_rows; ++r) K::template qtile<1, 1>(w + r * row_bytes, row_bytes, xq, 0, cols, y + r, 1);
 }
 
 template <class K, int... I>
@@ -185,6 +201,9 @@ constexpr TypeKernels make_quant_type_kernels_impl(std::integer_sequence<int, I.
   if constexpr (requires { &K::quantize_act; }) {
     k.act_row_bytes = &K::act_row_bytes;
     k.quantize_act = &K::quantize_act;
+  }
+  if constexpr (requires { K::kDecodeByRow; }) {
+    if constexpr (K::kDecodeByRow) k.decode_rows = &decode_by_row<K>;
   }
   return k;
 }

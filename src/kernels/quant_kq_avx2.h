@@ -27,6 +27,7 @@ struct KQuantKernels {
   // 16 ymm registers: 4 int32 sums + 4 F32 accumulators + a row's chunk.
   static constexpr int kTileRows = 2;
   static constexpr int kTileTokens = 2;
+  static constexpr bool kDecodeByRow = true;
 
   static size_t act_row_bytes(int64_t cols) { return AK::row_bytes(cols); }
   static void quantize_act(const float* x, int64_t cols, uint8_t* out) {

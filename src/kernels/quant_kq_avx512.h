@@ -39,6 +39,7 @@ struct KQuantKernels {
   // zmm registers; wider tiles measured no faster.
   static constexpr int kTileRows = 4;
   static constexpr int kTileTokens = 4;
+  static constexpr bool kDecodeByRow = true;
 
   static size_t act_row_bytes(int64_t cols) { return AK::row_bytes(cols); }
   static void quantize_act(const float* x, int64_t cols, uint8_t* out) { quantize_ak_avx2(x, cols, out, T::kOrder); }

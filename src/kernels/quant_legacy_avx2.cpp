@@ -130,6 +130,7 @@ struct LegacyKernels {
   // The Q5 types' bit expansion needs more constants: 2 x 2 avoids spills.
   static constexpr int kTileRows = 2;
   static constexpr int kTileTokens = T::kFifthBits ? 2 : 4;
+  static constexpr bool kDecodeByRow = true;
 
   static size_t act_row_bytes(int64_t cols) { return A32::row_bytes(cols); }
   static void quantize_act(const float* x, int64_t cols, uint8_t* out) {

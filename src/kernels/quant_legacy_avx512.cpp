@@ -201,6 +201,7 @@ struct LegacyKernels {
   static constexpr GgmlType kActType = T::kHasMin ? GgmlType::Q8_1 : GgmlType::Q8_0;
   static constexpr int kTileRows = 4;
   static constexpr int kTileTokens = 4;
+  static constexpr bool kDecodeByRow = true;
 
   static size_t act_row_bytes(int64_t cols) { return A32::row_bytes(cols); }
   static void quantize_act(const float* x, int64_t cols, uint8_t* out) {

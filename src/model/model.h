@@ -43,6 +43,10 @@ struct LoadOptions {
   // so that models whose tokenizer Hearth lacks can still be checked.
   bool load_tokenizer = true;
   WeightMemory weights = WeightMemory::Default;
+  // With WeightMemory::HugePages: write the matrices whose type the active
+  // kernels read faster packed (kernels::prefers_packed) in the packed row
+  // layout. HEARTH_PACK=0 (environment) turns it off.
+  bool pack_weights = true;
 };
 
 class Model {
@@ -66,7 +70,7 @@ class Model {
 
  private:
   explicit Model(gguf::File file) : file_(std::move(file)) {}
-  void place_weights(WeightMemory where);
+  void place_weights(WeightMemory where, bool pack);
 
   gguf::File file_;
   HParams hp_;

@@ -1,0 +1,106 @@
+// Packing and unpacking rows (the layout is described in packed_layout.h),
+// and the public pack_rows.
+#include "kernels/packed_layout.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/matmul_table.h"
+#include "tensor/quants.h"
+#include "util/error.h"
+
+namespace hearth::kernels {
+namespace detail {
+namespace {
+
+// Calls f(block, block_bytes, d_pos, plane_pos(k)) for every block of a row:
+// its offset in GGUF's layout, where its scale and its plane-k bytes go in
+// the packed one.
+template <class F>
+void for_each_block(GgmlType type, int64_t cols, F&& f) {
+  const int planes = packed_planes(type);
+  const size_t block_bytes = 2 + 4 * static_cast<size_t>(planes);
+  const int64_t nb = cols / 32;
+  for (int64_t s = 0; s * kPackedGroupBlocks < nb; ++s) {
+    const int64_t first = s * kPackedGroupBlocks;
+    const int64_t m = std::min<int64_t>(kPackedGroupBlocks, nb - first);
+    const size_t group = packed_group_offset(type, s);
+    for (int64_t b = 0; b < m; ++b) {
+      const size_t src = static_cast<size_t>(first + b) * block_bytes;
+      const size_t d = group + 2 * static_cast<size_t>(b);
+      const size_t plane0 = group + 2 * static_cast<size_t>(m) + 4 * static_cast<size_t>(b);
+      f(src, d, plane0, 4 * static_cast<size_t>(m));
+    }
+  }
+}
+
+// GGUF's bytes of one block from its scale and planes in a packed row.
+void unpack_block(GgmlType type, const uint8_t* row, size_t d, size_t plane0, size_t plane_stride, uint8_t* out) {
+  std::memcpy(out, row + d, 2);
+  for (int k = 0; k < packed_planes(type); ++k) {
+    const uint8_t* in = row + plane0 + k * plane_stride;
+    for (int i = 0; i < 4; ++i) out[2 + 4 * k + i] = type == GgmlType::Q8_0 ? static_cast<uint8_t>(in[i] ^ 0x80) : in[i];
+  }
+}
+
+}  // namespace
+
+void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
+  const int planes = packed_planes(type);
+  for_each_block(type, cols, [&](size_t block, size_t d, size_t plane0, size_t plane_stride) {
+    std::memcpy(dst + d, src + block, 2);
+    for (int k = 0; k < planes; ++k) {
+      uint8_t* out = dst + plane0 + k * plane_stride;
+      const uint8_t* in = src + block + 2 + 4 * k;
+      for (int i = 0; i < 4; ++i) out[i] = type == GgmlType::Q8_0 ? static_cast<uint8_t>(in[i] ^ 0x80) : in[i];
+    }
+  });
+}
+
+void unpack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
+  for_each_block(type, cols, [&](size_t block, size_t d, size_t plane0, size_t plane_stride) {
+    unpack_block(type, src, d, plane0, plane_stride, dst + block);
+  });
+}
+
+void packed_to_f32(GgmlType type, const uint8_t* row, int64_t cols, float* out) {
+  const TypeKernels* scalar = find_scalar_quant_kernels(type);
+  // Block by block: each unpacked into GGUF's layout, then decoded.
+  const size_t block_bytes = 2 + 4 * static_cast<size_t>(packed_planes(type));
+  uint8_t block[2 + 4 * 8];
+  for_each_block(type, cols, [&](size_t offset, size_t d, size_t plane0, size_t plane_stride) {
+    unpack_block(type, row, d, plane0, plane_stride, block);
+    scalar->to_f32(block, 32, out + offset / block_bytes * 32);
+  });
+}
+
+}  // namespace detail
+
+bool has_packed_layout(GgmlType type) { return detail::packed_planes(type) != 0; }
+
+void pack_rows(WeightMatrix& w, void* dst) {
+  if (!has_packed_layout(w.type)) {
+    throw Error("pack_rows: weight type " + std::string(type_name(w.type)) + " has no packed layout");
+  }
+  if (w.packed) throw Error("pack_rows: the matrix is packed already");
+  if (w.cols % 32 != 0 || w.row_bytes < quant_row_bytes(w.type, w.cols)) {
+    throw Error("pack_rows: " + std::to_string(w.cols) + " columns and a row stride of " +
+                std::to_string(w.row_bytes) + " bytes do not describe " + std::string(type_name(w.type)) + " rows");
+  }
+  const auto* src = static_cast<const uint8_t*>(w.data);
+  auto* out = static_cast<uint8_t*>(dst);
+  // In place (dst == data) goes through one row of scratch.
+  std::vector<uint8_t> row(src == out ? w.row_bytes : 0);
+  for (int64_t r = 0; r < w.rows; ++r) {
+    const uint8_t* in = src + static_cast<size_t>(r) * w.row_bytes;
+    if (!row.empty()) in = static_cast<const uint8_t*>(std::memcpy(row.data(), in, w.row_bytes));
+    detail::pack_row(w.type, in, out + static_cast<size_t>(r) * w.row_bytes, w.cols);
+  }
+  w.data = dst;
+  w.packed = true;
+}
+
+}  // namespace hearth::kernels

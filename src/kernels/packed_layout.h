@@ -1,0 +1,52 @@
+// Internal: the packed row layout of the 32-element block types Q4_0 and
+// Q8_0 (WeightMatrix::packed; see matmul.h for when it is used).
+//
+// A GGUF row stores each block as [F16 scale][quants]. Kernels that keep one
+// block per 128-bit lane must gather and permute bytes of four blocks before
+// every integer dot product, and convert and multiply one scale per four
+// lanes. The packed row instead groups up to 16 blocks (a "super-group") so
+// that one 512-bit load gives four consecutive quant bytes of each of 16
+// blocks, one block per 32-bit lane:
+//
+//   per super-group of m blocks (m = 16, the last one of a row m = nb % 16):
+//     uint16 d[m]                       the blocks' F16 scales, in order
+//     plane k = 0 .. P-1: m x 4 bytes   block b's quant bytes 4k .. 4k+3
+//   Q4_0: P = 4; the bytes are GGUF's qs bytes unchanged (low nibble =
+//         element 4k+i, high nibble = element 16+4k+i), so a plane's low
+//         nibbles go with activation plane k and its high ones with k + 4.
+//   Q8_0: P = 8; the bytes are q + 128 (unsigned), elements 4k .. 4k+3.
+//
+// A row keeps its GGUF size (18 or 34 bytes per block) and is self-contained,
+// so row addressing, row_bytes and the thread split are unchanged. The
+// matching activations (A32T in act_format.h) put elements 4k .. 4k+3 of
+// each block in plane k, so every vpdpbusd multiplies 4 elements of 16
+// blocks and one F32 conversion and FMA scale 16 blocks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/ggml_type.h"
+
+namespace hearth::kernels::detail {
+
+inline constexpr int kPackedGroupBlocks = 16;
+
+// Quant planes per block type (0: the type has no packed layout).
+constexpr int packed_planes(GgmlType type) {
+  return type == GgmlType::Q4_0 ? 4 : type == GgmlType::Q8_0 ? 8 : 0;
+}
+
+// Byte offset of super-group s in a packed row (all earlier groups are full).
+constexpr size_t packed_group_offset(GgmlType type, int64_t s) {
+  return static_cast<size_t>(s) * kPackedGroupBlocks * (2 + 4 * packed_planes(type));
+}
+
+// One row (cols elements) between GGUF's block layout and the packed one.
+// src and dst must not overlap.
+void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols);
+void unpack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols);
+// A packed row decoded to F32 (exactly, as the GGUF row would be).
+void packed_to_f32(GgmlType type, const uint8_t* row, int64_t cols, float* out);
+
+}  // namespace hearth::kernels::detail
