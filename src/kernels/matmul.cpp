@@ -43,13 +43,18 @@ constexpr int64_t kChunkCols = 512;
 constexpr int64_t kChunkTokenBlockBytes = 256 * 1024;
 constexpr int64_t kChunkAccBytes = 256 * 1024;
 
-// Row tiles go out in about this many chunks per thread (see matmul()), of
-// at least kMinChunkBytes of weights: each chunk starts its stream afresh,
-// and a hand-off ends when the last chunk does. (Decoding a TinyLlama-sized
-// Q4_0 matrix from memory, 2 threads: 8 chunks per thread ~54 GB/s, 2
-// ~57, 32 ~48.)
-constexpr int64_t kChunksPerThread = 2;
+// Row tiles go out in chunks from a shared counter (run_row_chunks), each a
+// fraction 1 / (kGuidedDivisor * threads) of the work still left ("guided"
+// scheduling): long chunks first, as each chunk starts its weight stream
+// afresh, then ever shorter ones, so that the threads finish together even
+// when one of them is slowed down (the machine is shared). Chunks hold at
+// least kMinChunkBytes of weights and, when several tokens go through them
+// (prefill), at most kMaxBatchChunkBytes, so that a chunk's weights stay in
+// L2 across its token blocks. (Decoding a TinyLlama-sized Q4_0 matrix from
+// memory, 2 threads, fixed chunks: 8 per thread ~54 GB/s, 2 ~57, 32 ~48.)
+constexpr int64_t kGuidedDivisor = 2;
 constexpr int64_t kMinChunkBytes = 64 * 1024;
+constexpr int64_t kMaxBatchChunkBytes = 512 * 1024;
 
 // Decode kernels prefetch about this far ahead in their rows; the start of a
 // range is fetched here, before its first tile.
@@ -389,16 +394,6 @@ bool prepare(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, 
   return true;
 }
 
-// Row tiles per chunk when a job's rows are handed out from a shared
-// counter: about kChunksPerThread chunks per thread, of at least
-// kMinChunkBytes of weights.
-int64_t chunk_tiles(const Job& job, int threads) {
-  const int64_t row_tiles = (job.rows + job.k->tile_rows - 1) / job.k->tile_rows;
-  const int64_t tile_bytes = job.k->tile_rows * static_cast<int64_t>(job.row_bytes);
-  return std::max({int64_t{1}, (row_tiles + kChunksPerThread * threads - 1) / (kChunksPerThread * threads),
-                   (kMinChunkBytes + tile_bytes - 1) / tile_bytes});
-}
-
 // Whether a job's work is split over row tiles (else over token tiles: too
 // few rows to go round, e.g. a tiny output layer during prefill).
 bool split_by_rows(const Job& job, int threads) {
@@ -407,34 +402,40 @@ bool split_by_rows(const Job& job, int threads) {
   return row_tiles >= threads || token_tiles <= row_tiles;
 }
 
-// Runs the row tiles of `jobs` on the pool in one hand-off. Row tiles are
-// handed out in chunks from a shared counter: a thread the OS preempts (the
-// machine is shared) holds up at most one chunk, not half the work, and a
-// chunk's weights stay in L2 across the token blocks of a prefill. Which
-// thread computes a tile never changes its bits.
+// Runs the row tiles of `jobs` on the pool in one hand-off, in guided chunks
+// (see kGuidedDivisor); a chunk never spans two jobs. Which thread computes
+// a tile never changes its bits.
 void run_row_chunks(const Job* jobs, size_t n_jobs, ThreadPool* pool) {
   struct {
     const Job* jobs;
     size_t n_jobs;
-    int64_t first_chunk[kMaxJobs + 1];  // prefix sums of each job's chunk count
-    int64_t chunk_tiles[kMaxJobs];
+    int64_t divisor;
+    int64_t first_tile[kMaxJobs + 1];  // prefix sums of each job's row tiles
+    int64_t min_tiles[kMaxJobs], max_tiles[kMaxJobs];
     std::atomic<int64_t> next{0};
-  } split{jobs, n_jobs, {0}, {}, {}};
+  } split{jobs, n_jobs, kGuidedDivisor * pool->size(), {0}, {}, {}, {}};
   for (size_t i = 0; i < n_jobs; ++i) {
-    const int64_t row_tiles = (jobs[i].rows + jobs[i].k->tile_rows - 1) / jobs[i].k->tile_rows;
-    split.chunk_tiles[i] = chunk_tiles(jobs[i], pool->size());
-    split.first_chunk[i + 1] = split.first_chunk[i] + (row_tiles + split.chunk_tiles[i] - 1) / split.chunk_tiles[i];
+    const Job& job = jobs[i];
+    const int64_t tile_bytes = job.k->tile_rows * static_cast<int64_t>(job.row_bytes);
+    split.first_tile[i + 1] = split.first_tile[i] + (job.rows + job.k->tile_rows - 1) / job.k->tile_rows;
+    split.min_tiles[i] = std::max<int64_t>(1, (kMinChunkBytes + tile_bytes - 1) / tile_bytes);
+    split.max_tiles[i] = job.n_tokens == 1 ? split.first_tile[i + 1]
+                                           : std::max(split.min_tiles[i], kMaxBatchChunkBytes / tile_bytes);
   }
   pool->run([&split](int, int) {
-    for (;;) {
-      const int64_t c = split.next.fetch_add(1, std::memory_order_relaxed);
-      if (c >= split.first_chunk[split.n_jobs]) break;
+    const int64_t total = split.first_tile[split.n_jobs];
+    int64_t b = split.next.load(std::memory_order_relaxed);
+    while (b < total) {
       size_t i = 0;
-      while (c >= split.first_chunk[i + 1]) ++i;
+      while (b >= split.first_tile[i + 1]) ++i;
+      const int64_t n = std::clamp((total - b) / split.divisor, split.min_tiles[i], split.max_tiles[i]);
+      const int64_t e = std::min(split.first_tile[i + 1], b + n);
+      if (!split.next.compare_exchange_weak(b, e, std::memory_order_relaxed)) continue;  // b is reloaded
       const Job& job = split.jobs[i];
       const int64_t mr = job.k->tile_rows;
-      const int64_t b = (c - split.first_chunk[i]) * split.chunk_tiles[i];
-      run_range(job, b * mr, std::min(job.rows, (b + split.chunk_tiles[i]) * mr), 0, job.n_tokens);
+      run_range(job, (b - split.first_tile[i]) * mr, std::min(job.rows, (e - split.first_tile[i]) * mr), 0,
+                job.n_tokens);
+      b = split.next.load(std::memory_order_relaxed);
     }
   });
 }
