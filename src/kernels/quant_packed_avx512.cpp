@@ -28,15 +28,8 @@ using namespace avx512;
 
 constexpr int kGroup = kPackedGroupBlocks;
 
-// One super-group of one row: the eight unsigned quant planes and the block
-// scales.
-struct GroupWeights {
-  __m512i plane[8];
-  __m512 d;
-};
-
-// Reads the m (<= 16) F16 scales of a super-group and where its planes start;
-// kFull: m == 16, else masked loads that touch nothing past the row.
+// Reads the m (<= 16) F16 scales of a super-group; kFull: m == 16, else a
+// masked load (zero scales in the missing lanes).
 template <bool kFull>
 inline __m512 load_scales(const uint8_t* g, int m) {
   if constexpr (kFull) {
@@ -46,47 +39,54 @@ inline __m512 load_scales(const uint8_t* g, int m) {
   }
 }
 
-template <bool kFull>
+// Plane k of kPlanes of a super-group of m blocks. In a partial one (the
+// last of a row) the lanes past m hold the next planes' bytes: harmless, as
+// the activations' missing blocks are zero (and so are their scales). Only
+// loads that would reach past the row are masked. (Masked loads of the
+// weight stream itself run at about half the speed.)
+template <bool kFull, int kPlanes>
 inline __m512i load_plane(const uint8_t* planes, int m, int k) {
   if constexpr (kFull) {
     return load512(planes + 64 * k);
   } else {
+    if (m * (kPlanes - k) >= 16) return load512(planes + 4 * m * k);
     return _mm512_maskz_loadu_epi32(static_cast<__mmask16>((1u << m) - 1), planes + 4 * m * k);
   }
 }
 
+// A weight type gives, for stored plane p (0 .. kStored-1) of a super-group,
+// the unsigned quants that go with activation planes p (and p + 4 when
+// kSplit: Q4_0's low and high nibbles).
 struct PackedQ4_0 {
   static constexpr GgmlType kType = GgmlType::Q4_0;
-  static constexpr int kBlockBytes = 18, kOffset = 8;
+  static constexpr int kBlockBytes = 18, kOffset = 8, kStored = 4;
+  static constexpr bool kSplit = true;
   template <bool kFull>
-  static void load(const uint8_t* g, int m, GroupWeights& w) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    w.d = load_scales<kFull>(g, m);
-#pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) {
-      const __m512i x = load_plane<kFull>(g + 2 * m, m, k);
-      w.plane[k] = _mm512_and_si512(x, m4);
-      w.plane[k + 4] = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
-    }
+  static void planes(const uint8_t* g, int m, int p, __m512i (&q)[2]) {
+    const __m512i low = _mm512_set1_epi8(0x0F);
+    const __m512i x = load_plane<kFull, kStored>(g + 2 * m, m, p);
+    q[0] = _mm512_and_si512(x, low);
+    q[1] = _mm512_and_si512(_mm512_srli_epi16(x, 4), low);
   }
 };
 
 struct PackedQ8_0 {
   static constexpr GgmlType kType = GgmlType::Q8_0;
-  static constexpr int kBlockBytes = 34, kOffset = 128;
+  static constexpr int kBlockBytes = 34, kOffset = 128, kStored = 8;
+  static constexpr bool kSplit = false;
   template <bool kFull>
-  static void load(const uint8_t* g, int m, GroupWeights& w) {
-    w.d = load_scales<kFull>(g, m);
-#pragma GCC unroll 8
-    for (int k = 0; k < 8; ++k) w.plane[k] = load_plane<kFull>(g + 2 * m, m, k);
+  static void planes(const uint8_t* g, int m, int p, __m512i (&q)[2]) {
+    q[0] = load_plane<kFull, kStored>(g + 2 * m, m, p);
   }
 };
 
 template <class T>
 struct PackedKernels {
   static constexpr GgmlType kActType = GgmlType::Q8_0;
+  // Registers: NR * NT int32 sums and as many F32 accumulators, NT * 2
+  // activation planes, a row's planes: 4 x 2 fits in the 32 zmm registers.
   static constexpr int kTileRows = 4;
-  static constexpr int kTileTokens = 4;
+  static constexpr int kTileTokens = 2;
   static constexpr bool kDecodeByRow = true;
   static constexpr size_t kGroupBytes = static_cast<size_t>(kGroup) * T::kBlockBytes;
 
@@ -96,32 +96,57 @@ struct PackedKernels {
   }
 
   // Super-group (m blocks) of rows[i] against NT tokens, whose activations
-  // for this super-group are at xq + j * xq_row_bytes.
+  // for this super-group are at xq + j * xq_row_bytes. Plane by plane, each
+  // plane of every row against every token: each 512-bit load (one per
+  // cycle on Zen 4, the limit here) then feeds NR or NT vpdpbusd, and the
+  // NR * NT dependency chains interleave (GCC keeps this order). A one-row,
+  // one-token tile (decoding) splits its chain in two instead.
   template <int NR, int NT, bool kFull>
   static void group(const uint8_t* const rows[NR], int m, const uint8_t* xq, size_t xq_row_bytes,
                     __m512 (&acc)[NR][NT]) {
+    constexpr int kChains = NR * NT >= 2 ? 1 : 2;
+    __m512i dots[NR][NT][kChains];
 #pragma GCC unroll 4
-    for (int i = 0; i < NR; ++i) {
-      GroupWeights w;
-      T::template load<kFull>(rows[i], m, w);
+    for (int j = 0; j < NT; ++j) {
+      const __m512i corr = load512(xq + j * xq_row_bytes + A32T::kCorrOff);
+#pragma GCC unroll 4
+      for (int i = 0; i < NR; ++i) {
+        dots[i][j][0] = corr;
+        if constexpr (kChains == 2) dots[i][j][1] = _mm512_setzero_si512();
+      }
+    }
+    constexpr int kPer = T::kSplit ? 2 : 1;
+#pragma GCC unroll 8
+    for (int p = 0; p < T::kStored; ++p) {
+      __m512i a[NT][kPer];
 #pragma GCC unroll 4
       for (int j = 0; j < NT; ++j) {
-        const uint8_t* a = xq + j * xq_row_bytes;
-        // Small tiles: two dependency chains of vpdpbusd, not one of eight
-        // (its latency would bound a one-row decode tile).
-        constexpr int kChains = NR * NT >= 4 ? 1 : 2;
-        __m512i dots[kChains];
-        dots[0] = load512(a + A32T::kCorrOff);
+        a[j][0] = load512(xq + j * xq_row_bytes + 64 * p);
+        if constexpr (T::kSplit) a[j][1] = load512(xq + j * xq_row_bytes + 64 * (p + 4));
+      }
 #pragma GCC unroll 4
-        for (int c = 1; c < kChains; ++c) dots[c] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-        for (int k = 0; k < 8; ++k) {
-          dots[k % kChains] = _mm512_dpbusd_epi32(dots[k % kChains], w.plane[k], load512(a + 64 * k));
+      for (int i = 0; i < NR; ++i) {
+        __m512i q[2];
+        T::template planes<kFull>(rows[i], m, p, q);
+#pragma GCC unroll 2
+        for (int h = 0; h < kPer; ++h) {
+#pragma GCC unroll 4
+          for (int j = 0; j < NT; ++j) {
+            __m512i& dot = dots[i][j][(p * kPer + h) % kChains];
+            dot = _mm512_dpbusd_epi32(dot, q[h], a[j][h]);
+          }
         }
-        __m512i dot = dots[0];
-        if constexpr (kChains == 2) dot = _mm512_add_epi32(dot, dots[1]);
-        const __m512 scale = _mm512_mul_ps(w.d, _mm512_load_ps(reinterpret_cast<const float*>(a + A32T::kDOff)));
-        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), scale, acc[i][j]);
+      }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < NR; ++i) {
+      const __m512 wd = load_scales<kFull>(rows[i], m);
+#pragma GCC unroll 4
+      for (int j = 0; j < NT; ++j) {
+        __m512i dot = dots[i][j][0];
+        if constexpr (kChains == 2) dot = _mm512_add_epi32(dot, dots[i][j][1]);
+        const float* da = reinterpret_cast<const float*>(xq + j * xq_row_bytes + A32T::kDOff);
+        acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(wd, _mm512_load_ps(da)), acc[i][j]);
       }
     }
   }
