@@ -37,26 +37,31 @@ void for_each_block(GgmlType type, int64_t cols, F&& f) {
   }
 }
 
+// Packed Q8_0 bytes are q + 128: the sign bit flipped, four bytes at a time.
+uint32_t flip_mask(GgmlType type) { return type == GgmlType::Q8_0 ? 0x80808080u : 0u; }
+
+inline void copy_word(const uint8_t* in, uint8_t* out, uint32_t flip) {
+  uint32_t w;
+  std::memcpy(&w, in, 4);
+  w ^= flip;
+  std::memcpy(out, &w, 4);
+}
+
 // GGUF's bytes of one block from its scale and planes in a packed row.
 void unpack_block(GgmlType type, const uint8_t* row, size_t d, size_t plane0, size_t plane_stride, uint8_t* out) {
+  const uint32_t flip = flip_mask(type);
   std::memcpy(out, row + d, 2);
-  for (int k = 0; k < packed_planes(type); ++k) {
-    const uint8_t* in = row + plane0 + k * plane_stride;
-    for (int i = 0; i < 4; ++i) out[2 + 4 * k + i] = type == GgmlType::Q8_0 ? static_cast<uint8_t>(in[i] ^ 0x80) : in[i];
-  }
+  for (int k = 0; k < packed_planes(type); ++k) copy_word(row + plane0 + k * plane_stride, out + 2 + 4 * k, flip);
 }
 
 }  // namespace
 
 void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
   const int planes = packed_planes(type);
+  const uint32_t flip = flip_mask(type);
   for_each_block(type, cols, [&](size_t block, size_t d, size_t plane0, size_t plane_stride) {
     std::memcpy(dst + d, src + block, 2);
-    for (int k = 0; k < planes; ++k) {
-      uint8_t* out = dst + plane0 + k * plane_stride;
-      const uint8_t* in = src + block + 2 + 4 * k;
-      for (int i = 0; i < 4; ++i) out[i] = type == GgmlType::Q8_0 ? static_cast<uint8_t>(in[i] ^ 0x80) : in[i];
-    }
+    for (int k = 0; k < planes; ++k) copy_word(src + block + 2 + 4 * k, dst + plane0 + k * plane_stride, flip);
   });
 }
 
