@@ -93,6 +93,14 @@ int run(const BenchOptions& opt) {
   config.warmup = !opt.no_warmup;
   config.seed = opt.seed;
   config.progress = progress;
+  if (opt.membw) {
+    // Also right before each tg repetition (smaller and shorter than the
+    // probe above, which is printed): the roofline of each repetition is
+    // that of its moment.
+    config.bandwidth = [](ThreadPool& pool) {
+      return tools::measure_read_bandwidth(pool, size_t{512} << 20, 3).median_gbps;
+    };
+  }
 
   const bool roofline = opt.membw;
   if (!opt.json) {
@@ -138,7 +146,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   auto* json = cmd->add_flag("--json", opt->json, "Print a JSON array of results (with raw samples)");
   cmd->add_flag("--md", opt->md, "Print a Markdown table (the default)")->excludes(json);
   cmd->add_flag("--membw", opt->membw,
-                "Measure memory read bandwidth first; tg rows then show the bandwidth roofline");
+                "Measure memory read bandwidth first, and again before each tg repetition; tg rows then show "
+                "the bandwidth roofline");
   cmd->add_option("--membw-size", opt->membw_mib, "Bandwidth probe buffer in MiB")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));

@@ -1,4 +1,5 @@
 #include "tools/bench.h"
+#include "tools/membw.h"
 
 #include <algorithm>
 #include <chrono>
@@ -143,6 +144,8 @@ void set_samples(BenchResult& r, std::vector<uint64_t> samples_ns) {
 }
 
 void add_roofline(BenchResult& r, double membw_gbps) {
+  const bool per_rep = !r.samples_membw_gbps.empty() && r.samples_membw_gbps.size() == r.samples_ts.size();
+  if (per_rep) membw_gbps = median(r.samples_membw_gbps);
   if (r.n_gen == 0 || membw_gbps <= 0) return;
   // Mean number of cached positions over the test's decode steps (0 .. n-1).
   const double mean_pos = (r.n_gen - 1) / 2.0;
@@ -154,7 +157,13 @@ void add_roofline(BenchResult& r, double membw_gbps) {
   if (bytes < kMinStreamedBytes) return;
   r.bytes_per_token = bytes;
   r.roofline_ts = membw_gbps * 1e9 / bytes;
-  r.roofline_pct = 100.0 * r.ts.mean / *r.roofline_ts;
+  if (!per_rep) {
+    r.roofline_pct = 100.0 * r.ts.mean / *r.roofline_ts;
+    return;
+  }
+  double sum = 0;
+  for (size_t i = 0; i < r.samples_ts.size(); ++i) sum += r.samples_ts[i] * bytes / (r.samples_membw_gbps[i] * 1e9);
+  r.roofline_pct = 100.0 * sum / static_cast<double>(r.samples_ts.size());
 }
 
 std::vector<BenchResult> run_bench(const BenchConfig& config,
@@ -208,6 +217,7 @@ std::vector<BenchResult> run_bench(const BenchConfig& config,
         for (int rep = 0; rep < reps; ++rep) {
           say(what + ": repetition " + std::to_string(rep + 1) + "/" + std::to_string(reps));
           const auto tokens = test_tokens(*model, batched ? test.n_prompt : test.n_gen, rng);
+          if (!batched && config.bandwidth) r.samples_membw_gbps.push_back(config.bandwidth(pool));
           samples.push_back(run_once(*model, pool, tokens, batched));
         }
         set_samples(r, std::move(samples));
@@ -319,6 +329,7 @@ nlohmann::ordered_json to_json(const BenchResult& r) {
       {"samples_ns", r.samples_ns},
       {"samples_ts", r.samples_ts},
       {"membw_gbps", opt(r.membw_gbps)},
+      {"samples_membw_gbps", r.samples_membw_gbps},
       {"bytes_per_token", opt(r.bytes_per_token)},
       {"roofline_ts", opt(r.roofline_ts)},
       {"roofline_pct", opt(r.roofline_pct)},

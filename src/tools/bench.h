@@ -19,6 +19,8 @@
 #include <nlohmann/json_fwd.hpp>
 
 namespace hearth {
+
+class ThreadPool;
 class Model;
 }
 
@@ -64,6 +66,9 @@ struct BenchResult {
   Stats ts;
   // Token generation only, when the memory bandwidth was measured: the speed
   // at which reading the weights (and the mean KV cache) would take all of it.
+  // With per-repetition probes (BenchConfig::bandwidth) membw_gbps is their
+  // median and roofline_pct the mean of each repetition's own ratio.
+  std::vector<double> samples_membw_gbps;
   std::optional<double> membw_gbps;
   std::optional<double> bytes_per_token;
   std::optional<double> roofline_ts;
@@ -73,7 +78,8 @@ struct BenchResult {
 // Fills the timing fields from per-repetition durations.
 void set_samples(BenchResult& r, std::vector<uint64_t> samples_ns);
 // Fills the roofline fields of a tg result (no-op for pp, and for models
-// under 64 MiB per token, which run from the caches).
+// under 64 MiB per token, which run from the caches), from one bandwidth
+// figure, or from r.samples_membw_gbps when it has one per repetition.
 void add_roofline(BenchResult& r, double membw_gbps);
 
 struct BenchConfig {
@@ -85,6 +91,11 @@ struct BenchConfig {
   bool warmup = true;
   uint64_t seed = 42;  // token ids
   std::function<void(const std::string&)> progress;  // status lines, may be empty
+  // If set: measures the memory read bandwidth (GB/s) with the test's pool
+  // right before each tg repetition, so that each repetition is put against
+  // the bandwidth of its moment (on a shared machine it drifts within
+  // minutes).
+  std::function<double(ThreadPool&)> bandwidth;
 };
 
 // Runs every (model, threads, test) combination, calling on_result as each

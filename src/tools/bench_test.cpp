@@ -63,6 +63,17 @@ TEST(BenchStats, RooflineOfTokenGeneration) {
   pp.n_prompt = 512;
   add_roofline(pp, 32.0);
   EXPECT_FALSE(pp.roofline_ts.has_value()) << "prompt processing is not bandwidth-bound";
+
+  // A probe per repetition: each repetition against its own bandwidth (15 t/s
+  // at 32 GB/s, 30 t/s at 64 GB/s: the same share of the roofline), the
+  // roofline from their median; the single figure passed is then unused.
+  BenchResult drift = r;
+  set_samples(drift, {129'000'000'000ull / 15, 129'000'000'000ull / 30, 129'000'000'000ull / 30});
+  drift.samples_membw_gbps = {32.0, 64.0, 64.0};
+  add_roofline(drift, 1.0);
+  EXPECT_DOUBLE_EQ(*drift.membw_gbps, 64.0);
+  EXPECT_NEAR(*drift.roofline_ts, 64e9 / 1.064e9, 1e-9);
+  EXPECT_NEAR(*drift.roofline_pct, 100 * 15 / (32e9 / 1.064e9), 1e-6);
 }
 
 TEST(BenchReport, SizeLabels) {
