@@ -4,8 +4,6 @@
 // decoded matrix. Plus the determinism contract: bit-identical for any
 // thread count and batch split.
 #include <gtest/gtest.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -358,12 +356,8 @@ TEST(MatmulQuant, ActivationLayoutsMatchReference) {
 TEST(MatmulQuant, ReadsNothingPastTheEnd) {
   ModeGuard guard;
   set_exact_weights(false);
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  void* mem = mmap(nullptr, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(mem, MAP_FAILED);
-  uint8_t* base = static_cast<uint8_t*>(mem);
-  ASSERT_EQ(mprotect(base + 7 * page, page, PROT_NONE), 0);
-  uint8_t* end = base + 7 * page;
+  GuardedEnd guarded;
+  ASSERT_TRUE(guarded.ok());
   for (Isa isa : runnable_isas()) {
     ASSERT_TRUE(force_isa(isa));
     for (GgmlType type : kQuantTypes) {
@@ -372,11 +366,9 @@ TEST(MatmulQuant, ReadsNothingPastTheEnd) {
                      std::to_string(cols));
         const int64_t rows = 5, n_tokens = 3;
         const auto m = make_quant_matrix(type, rows, cols, 0, 9);
-        ASSERT_LE(m.bytes.size(), 7 * page);
-        uint8_t* data = end - m.bytes.size();
-        std::memcpy(data, m.bytes.data(), m.bytes.size());
+        ASSERT_LE(m.bytes.size(), guarded.capacity());
         WeightMatrix w = m.w;
-        w.data = data;
+        w.data = guarded.place(m.bytes);
         const auto x = gaussian(static_cast<size_t>(cols * n_tokens), 10);
         std::vector<float> got(static_cast<size_t>(rows * n_tokens)), want(got.size());
         matmul(w, x.data(), n_tokens, got.data(), nullptr);
@@ -385,7 +377,6 @@ TEST(MatmulQuant, ReadsNothingPastTheEnd) {
       }
     }
   }
-  munmap(mem, 8 * page);
 }
 
 // Extreme quants: Q8_0 weights of -128 (possible in a file, never written by

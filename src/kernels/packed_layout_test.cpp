@@ -5,8 +5,6 @@
 #include "kernels/packed_layout.h"
 
 #include <gtest/gtest.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -168,11 +166,8 @@ TEST(PackedRows, BitIdenticalForAnyThreadCountAndBatchSplit) {
 TEST(PackedRows, ReadsNothingPastTheEnd) {
   ModeGuard guard;
   set_exact_weights(false);
-  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  void* mem = mmap(nullptr, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(mem, MAP_FAILED);
-  uint8_t* end = static_cast<uint8_t*>(mem) + 7 * page;
-  ASSERT_EQ(mprotect(end, page, PROT_NONE), 0);
+  GuardedEnd guarded;
+  ASSERT_TRUE(guarded.ok());
   for (Isa isa : runnable_isas()) {
     ASSERT_TRUE(force_isa(isa));
     for (GgmlType type : kPackedTypes) {
@@ -181,9 +176,9 @@ TEST(PackedRows, ReadsNothingPastTheEnd) {
                      std::to_string(cols));
         const auto m = make_quant_matrix(type, 5, cols, 0, 9);
         const Packed p = packed_copy(m.w);
-        ASSERT_LE(p.bytes.size(), 7 * page);
+        ASSERT_LE(p.bytes.size(), guarded.capacity());
         WeightMatrix w = p.w;
-        w.data = std::memcpy(end - p.bytes.size(), p.bytes.data(), p.bytes.size());
+        w.data = guarded.place(p.bytes);
         const auto x = gaussian(static_cast<size_t>(cols * 3), 10);
         for (int64_t n_tokens : {1, 3}) {
           std::vector<float> got(static_cast<size_t>(5 * n_tokens)), want(got.size());
@@ -194,7 +189,6 @@ TEST(PackedRows, ReadsNothingPastTheEnd) {
       }
     }
   }
-  munmap(mem, 8 * page);
 }
 
 // A32T holds exactly quantize_activations' Q8_0 values, planes transposed.

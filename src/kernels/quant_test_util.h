@@ -2,6 +2,9 @@
 // matrices, the ISAs this CPU runs, and a guard restoring the kernel mode.
 #pragma once
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <random>
 #include <vector>
@@ -99,5 +102,38 @@ inline QuantMatrix make_random_block_matrix(GgmlType type, int64_t rows, int64_t
   m.w = WeightMatrix{type, m.bytes.data(), rows, cols, row_bytes};
   return m;
 }
+
+// Memory whose end borders an inaccessible page: a copy of some bytes placed
+// there makes any read past them fault.
+class GuardedEnd {
+ public:
+  GuardedEnd() : page_(static_cast<size_t>(sysconf(_SC_PAGESIZE))) {
+    void* mem = mmap(nullptr, 8 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return;
+    base_ = static_cast<uint8_t*>(mem);
+    if (mprotect(base_ + 7 * page_, page_, PROT_NONE) != 0) {
+      munmap(base_, 8 * page_);
+      base_ = nullptr;
+    }
+  }
+  ~GuardedEnd() {
+    if (base_ != nullptr) munmap(base_, 8 * page_);
+  }
+  GuardedEnd(const GuardedEnd&) = delete;
+  GuardedEnd& operator=(const GuardedEnd&) = delete;
+
+  bool ok() const { return base_ != nullptr; }
+  size_t capacity() const { return 7 * page_; }
+  // A copy of bytes ending at the guard page (bytes.size() <= capacity()).
+  const uint8_t* place(const std::vector<uint8_t>& bytes) {
+    uint8_t* at = base_ + capacity() - bytes.size();
+    std::memcpy(at, bytes.data(), bytes.size());
+    return at;
+  }
+
+ private:
+  size_t page_;
+  uint8_t* base_ = nullptr;
+};
 
 }  // namespace hearth::kernels::quant_test
