@@ -63,9 +63,11 @@ bool has_packed_layout(GgmlType type);
 // Whether the active ISA multiplies packed rows of `type` natively (packing
 // is worth it).
 bool prefers_packed(GgmlType type);
-// Writes w's rows, packed, to dst (w.rows * w.row_bytes bytes; may be w.data
-// itself) and points w at them with w.packed set.
-void pack_rows(WeightMatrix& w, void* dst);
+// Writes w's rows, packed, to dst, one every dst_row_bytes (0: w.row_bytes;
+// at least the row's size), and points w at them with w.packed set. dst may
+// be w.data itself when the stride stays. The full super-groups of a packed
+// row load fastest from rows at 64-byte boundaries.
+void pack_rows(WeightMatrix& w, void* dst, size_t dst_row_bytes = 0);
 
 // Quantized weights (Q4_0 .. IQ4_XS) are multiplied in one of two ways:
 //  * fast (default): each token's activations are quantized once to the

@@ -27,11 +27,11 @@ void for_each_block(GgmlType type, int64_t cols, F&& f) {
   for (int64_t s = 0; s * kPackedGroupBlocks < nb; ++s) {
     const int64_t first = s * kPackedGroupBlocks;
     const int64_t m = std::min<int64_t>(kPackedGroupBlocks, nb - first);
-    const size_t group = packed_group_offset(type, s);
+    const size_t group = packed_planes_offset(type, s);
     for (int64_t b = 0; b < m; ++b) {
       const size_t src = static_cast<size_t>(first + b) * block_bytes;
-      const size_t d = group + 2 * static_cast<size_t>(b);
-      const size_t plane0 = group + 2 * static_cast<size_t>(m) + 4 * static_cast<size_t>(b);
+      const size_t d = packed_scales_offset(type, nb) + 2 * static_cast<size_t>(first + b);
+      const size_t plane0 = group + 4 * static_cast<size_t>(b);
       f(src, d, plane0, 4 * static_cast<size_t>(m));
     }
   }
@@ -86,25 +86,32 @@ void packed_to_f32(GgmlType type, const uint8_t* row, int64_t cols, float* out) 
 
 bool has_packed_layout(GgmlType type) { return detail::packed_planes(type) != 0; }
 
-void pack_rows(WeightMatrix& w, void* dst) {
+void pack_rows(WeightMatrix& w, void* dst, size_t dst_row_bytes) {
   if (!has_packed_layout(w.type)) {
     throw Error("pack_rows: weight type " + std::string(type_name(w.type)) + " has no packed layout");
   }
   if (w.packed) throw Error("pack_rows: the matrix is packed already");
-  if (w.cols % 32 != 0 || w.row_bytes < quant_row_bytes(w.type, w.cols)) {
+  const size_t row_size = quant_row_bytes(w.type, w.cols);
+  if (w.cols % 32 != 0 || w.row_bytes < row_size) {
     throw Error("pack_rows: " + std::to_string(w.cols) + " columns and a row stride of " +
                 std::to_string(w.row_bytes) + " bytes do not describe " + std::string(type_name(w.type)) + " rows");
   }
+  if (dst_row_bytes == 0) dst_row_bytes = w.row_bytes;
   const auto* src = static_cast<const uint8_t*>(w.data);
   auto* out = static_cast<uint8_t*>(dst);
+  if (dst_row_bytes < row_size || (src == out && dst_row_bytes != w.row_bytes)) {
+    throw Error("pack_rows: a destination row stride of " + std::to_string(dst_row_bytes) + " bytes cannot hold " +
+                std::to_string(row_size) + "-byte rows" + (src == out ? " in place" : ""));
+  }
   // In place (dst == data) goes through one row of scratch.
-  std::vector<uint8_t> row(src == out ? w.row_bytes : 0);
+  std::vector<uint8_t> row(src == out ? row_size : 0);
   for (int64_t r = 0; r < w.rows; ++r) {
     const uint8_t* in = src + static_cast<size_t>(r) * w.row_bytes;
-    if (!row.empty()) in = static_cast<const uint8_t*>(std::memcpy(row.data(), in, w.row_bytes));
-    detail::pack_row(w.type, in, out + static_cast<size_t>(r) * w.row_bytes, w.cols);
+    if (!row.empty()) in = static_cast<const uint8_t*>(std::memcpy(row.data(), in, row_size));
+    detail::pack_row(w.type, in, out + static_cast<size_t>(r) * dst_row_bytes, w.cols);
   }
   w.data = dst;
+  w.row_bytes = dst_row_bytes;
   w.packed = true;
 }
 

@@ -59,12 +59,12 @@ inline __m512i load_plane(const uint8_t* planes, int m, int k) {
 // kSplit: Q4_0's low and high nibbles).
 struct PackedQ4_0 {
   static constexpr GgmlType kType = GgmlType::Q4_0;
-  static constexpr int kBlockBytes = 18, kOffset = 8, kStored = 4;
+  static constexpr int kOffset = 8, kStored = 4;
   static constexpr bool kSplit = true;
   template <bool kFull>
   static void planes(const uint8_t* g, int m, int p, __m512i (&q)[2]) {
     const __m512i low = _mm512_set1_epi8(0x0F);
-    const __m512i x = load_plane<kFull, kStored>(g + 2 * m, m, p);
+    const __m512i x = load_plane<kFull, kStored>(g, m, p);
     q[0] = _mm512_and_si512(x, low);
     q[1] = _mm512_and_si512(_mm512_srli_epi16(x, 4), low);
   }
@@ -72,11 +72,11 @@ struct PackedQ4_0 {
 
 struct PackedQ8_0 {
   static constexpr GgmlType kType = GgmlType::Q8_0;
-  static constexpr int kBlockBytes = 34, kOffset = 128, kStored = 8;
+  static constexpr int kOffset = 128, kStored = 8;
   static constexpr bool kSplit = false;
   template <bool kFull>
   static void planes(const uint8_t* g, int m, int p, __m512i (&q)[2]) {
-    q[0] = load_plane<kFull, kStored>(g + 2 * m, m, p);
+    q[0] = load_plane<kFull, kStored>(g, m, p);
   }
 };
 
@@ -88,7 +88,7 @@ struct PackedKernels {
   static constexpr int kTileRows = 4;
   static constexpr int kTileTokens = 2;
   static constexpr bool kDecodeByRow = true;
-  static constexpr size_t kGroupBytes = static_cast<size_t>(kGroup) * T::kBlockBytes;
+  static constexpr size_t kGroupBytes = static_cast<size_t>(kGroup) * 4 * T::kStored;  // planes only
 
   static size_t act_row_bytes(int64_t cols) { return A32T::row_bytes(cols); }
   static void quantize_act(const float* x, int64_t cols, uint8_t* out) {
@@ -102,8 +102,8 @@ struct PackedKernels {
   // NR * NT dependency chains interleave (GCC keeps this order). A one-row,
   // one-token tile (decoding) splits its chain in two instead.
   template <int NR, int NT, bool kFull>
-  static void group(const uint8_t* const rows[NR], int m, const uint8_t* xq, size_t xq_row_bytes,
-                    __m512 (&acc)[NR][NT]) {
+  static void group(const uint8_t* const rows[NR], const uint8_t* const scales[NR], int m, const uint8_t* xq,
+                    size_t xq_row_bytes, __m512 (&acc)[NR][NT]) {
     constexpr int kChains = NR * NT >= 2 ? 1 : 2;
     __m512i dots[NR][NT][kChains];
 #pragma GCC unroll 4
@@ -140,7 +140,7 @@ struct PackedKernels {
     }
 #pragma GCC unroll 4
     for (int i = 0; i < NR; ++i) {
-      const __m512 wd = load_scales<kFull>(rows[i], m);
+      const __m512 wd = load_scales<kFull>(scales[i], m);
 #pragma GCC unroll 4
       for (int j = 0; j < NT; ++j) {
         __m512i dot = dots[i][j][0];
@@ -163,18 +163,24 @@ struct PackedKernels {
       for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_ps();
     }
     const uint8_t* rows[NR];
+    const uint8_t* scales[NR];
+    const size_t scales_off = packed_scales_offset(T::kType, nb);
     const size_t ahead = prefetch_ahead(NR * row_bytes);
     for (int64_t s = 0; s < full; ++s) {
 #pragma GCC unroll 4
       for (int i = 0; i < NR; ++i) {
         rows[i] = w + i * row_bytes + s * kGroupBytes;
+        scales[i] = w + i * row_bytes + scales_off + s * 2 * kGroup;
         if constexpr (NT == 1) prefetch_bytes<kGroupBytes>(rows[i] + ahead);
       }
-      group<NR, NT, true>(rows, kGroup, xq + s * A32T::kGroupBytes, xq_row_bytes, acc);
+      group<NR, NT, true>(rows, scales, kGroup, xq + s * A32T::kGroupBytes, xq_row_bytes, acc);
     }
     if (const int m = static_cast<int>(nb - full * kGroup); m != 0) {
-      for (int i = 0; i < NR; ++i) rows[i] = w + i * row_bytes + full * kGroupBytes;
-      group<NR, NT, false>(rows, m, xq + full * A32T::kGroupBytes, xq_row_bytes, acc);
+      for (int i = 0; i < NR; ++i) {
+        rows[i] = w + i * row_bytes + full * kGroupBytes;
+        scales[i] = w + i * row_bytes + scales_off + full * 2 * kGroup;
+      }
+      group<NR, NT, false>(rows, scales, m, xq + full * A32T::kGroupBytes, xq_row_bytes, acc);
     }
 #pragma GCC unroll 4
     for (int i = 0; i < NR; ++i) {

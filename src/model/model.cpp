@@ -82,22 +82,26 @@ class TensorBinder {
 };
 
 // A matrix to pack while copying: its bytes [offset, offset + bytes) of the
-// data section.
+// data section, and where its packed rows go (dst_offset in the packed
+// buffer, one every dst_row_bytes).
 struct CopyRegion {
   size_t offset;
   size_t bytes;
   const WeightMatrix* w;
+  size_t dst_offset = 0;
+  size_t dst_row_bytes = 0;
 };
 
-// Copies the data section to dst, packing the regions in `packed` (which do
-// not overlap) row by row. Work goes out in pieces of about 4 MiB to one
+// Copies the data section to dst, except the regions in `packed` (which do
+// not overlap): those are packed row by row into packed_dst. Work goes out in pieces of about 4 MiB to one
 // thread per core: faulting in (zeroing) the new pages and copying is
 // CPU-bound, ~0.25 s for 600 MB on two cores.
-void copy_section(const uint8_t* section, size_t section_bytes, uint8_t* dst, std::vector<CopyRegion> packed) {
+void copy_section(const uint8_t* section, size_t section_bytes, uint8_t* dst, uint8_t* packed_dst,
+                  std::vector<CopyRegion> packed) {
   constexpr size_t kPiece = 4 << 20;
   struct Piece {
     size_t offset, bytes;
-    const WeightMatrix* w;  // packed rows, or null: plain copy
+    const CopyRegion* region;  // rows to pack, or null: plain copy
   };
   std::vector<Piece> pieces;
   auto add_copy = [&](size_t begin, size_t end) {
@@ -109,7 +113,9 @@ void copy_section(const uint8_t* section, size_t section_bytes, uint8_t* dst, st
     add_copy(done, r.offset);
     const size_t rows_per_piece = std::max<size_t>(1, kPiece / r.w->row_bytes);
     const size_t piece_bytes = rows_per_piece * r.w->row_bytes;
-    for (size_t b = 0; b < r.bytes; b += piece_bytes) pieces.push_back({r.offset + b, std::min(piece_bytes, r.bytes - b), r.w});
+    for (size_t b = 0; b < r.bytes; b += piece_bytes) {
+      pieces.push_back({r.offset + b, std::min(piece_bytes, r.bytes - b), &r});
+    }
     done = r.offset + r.bytes;
   }
   add_copy(done, section_bytes);
@@ -117,14 +123,16 @@ void copy_section(const uint8_t* section, size_t section_bytes, uint8_t* dst, st
   auto copy_pieces = [&] {
     for (size_t i; (i = next.fetch_add(1)) < pieces.size();) {
       const Piece& p = pieces[i];
-      if (p.w == nullptr) {
+      if (p.region == nullptr) {
         std::memcpy(dst + p.offset, section + p.offset, p.bytes);
         continue;
       }
-      WeightMatrix rows = *p.w;
+      const CopyRegion& r = *p.region;
+      WeightMatrix rows = *r.w;
       rows.data = section + p.offset;
-      rows.rows = static_cast<int64_t>(p.bytes / p.w->row_bytes);
-      kernels::pack_rows(rows, dst + p.offset);
+      rows.rows = static_cast<int64_t>(p.bytes / r.w->row_bytes);
+      const size_t first_row = (p.offset - r.offset) / r.w->row_bytes;
+      kernels::pack_rows(rows, packed_dst + r.dst_offset + first_row * r.dst_row_bytes, r.dst_row_bytes);
     }
   };
   std::exception_ptr failure;
@@ -246,13 +254,28 @@ void Model::place_weights(WeightMemory where, bool pack) {
       if (!seen) packed.push_back({offset, static_cast<size_t>(w->rows) * w->row_bytes, w});
     }
   }
-  weights_ = HugePageBuffer(section_bytes);
-  copy_section(section, section_bytes, weights_.data(), packed);
+  // Packed matrices get a buffer of their own, rows at 64-byte boundaries
+  // (GGUF aligns tensors to 32 bytes; rows may be any size).
+  size_t packed_bytes = 0;
+  for (CopyRegion& r : packed) {
+    r.dst_row_bytes = (r.w->row_bytes + 63) / 64 * 64;
+    r.dst_offset = packed_bytes;
+    packed_bytes += static_cast<size_t>(r.w->rows) * r.dst_row_bytes;
+  }
+  weights_ = HugePageBuffer(section_bytes);  // packed regions stay untouched (never faulted in)
+  packed_weights_ = HugePageBuffer(packed_bytes);
+  copy_section(section, section_bytes, weights_.data(), packed_weights_.data(), packed);
   file_.drop_tensor_pages();
   for (WeightMatrix* w : matrices) {
     const size_t offset = static_cast<size_t>(static_cast<const uint8_t*>(w->data) - section);
-    w->data = weights_.data() + offset;
-    w->packed = std::any_of(packed.begin(), packed.end(), [&](const CopyRegion& r) { return r.offset == offset; });
+    const auto r = std::find_if(packed.begin(), packed.end(), [&](const CopyRegion& p) { return p.offset == offset; });
+    if (r == packed.end()) {
+      w->data = weights_.data() + offset;
+    } else {
+      w->data = packed_weights_.data() + r->dst_offset;
+      w->row_bytes = r->dst_row_bytes;
+      w->packed = true;
+    }
   }
 }
 

@@ -80,7 +80,8 @@ class Model {
   std::vector<float> output_norm_;
   std::vector<float> rope_freqs_;
   std::vector<LayerWeights> layers_;
-  HugePageBuffer weights_;  // the tensor data, when copied
+  HugePageBuffer weights_;         // the tensor data, when copied
+  HugePageBuffer packed_weights_;  // the packed matrices, when copied and packed
 };
 
 }  // namespace hearth
