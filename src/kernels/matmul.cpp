@@ -105,12 +105,14 @@ constexpr FindFn kFinders[] = {detail::find_scalar_kernels, detail::find_avx2_ke
 // The same for packed rows (null: that ISA has none).
 constexpr FindFn kPackedFinders[] = {nullptr, nullptr, detail::find_avx512_packed_kernels};
 
-// The active ISA's kernels for `type`, or those of the best lower ISA that has
-// some (a type may not have SIMD kernels everywhere yet); nullptr if none.
-// *isa (optional) gets the ISA they belong to.
-const TypeKernels* find_kernels(GgmlType type, Isa* isa = nullptr) {
+// The kernels for `type` that `finders` (indexed by Isa; null: none) give
+// the active ISA, or else the best lower ISA (a type may not have SIMD
+// kernels everywhere yet); nullptr if none. *isa (optional) gets the ISA
+// they belong to.
+const TypeKernels* find_in(const FindFn (&finders)[3], GgmlType type, Isa* isa = nullptr) {
   for (int i = static_cast<int>(active_isa()); i >= 0; --i) {
-    if (const TypeKernels* k = kFinders[i](type)) {
+    if (finders[i] == nullptr) continue;
+    if (const TypeKernels* k = finders[i](type)) {
       if (isa != nullptr) *isa = static_cast<Isa>(i);
       return k;
     }
@@ -118,15 +120,11 @@ const TypeKernels* find_kernels(GgmlType type, Isa* isa = nullptr) {
   return nullptr;
 }
 
-// Kernels reading packed rows of `type` natively on the active ISA or a
-// lower one; nullptr if none (packed rows are then unpacked tile by tile).
-const TypeKernels* find_packed_kernels(GgmlType type) {
-  for (int i = static_cast<int>(active_isa()); i >= 0; --i) {
-    if (kPackedFinders[i] == nullptr) continue;
-    if (const TypeKernels* k = kPackedFinders[i](type)) return k;
-  }
-  return nullptr;
-}
+const TypeKernels* find_kernels(GgmlType type, Isa* isa = nullptr) { return find_in(kFinders, type, isa); }
+
+// Kernels reading packed rows of `type` natively; nullptr if none (packed
+// rows are then unpacked tile by tile).
+const TypeKernels* find_packed_kernels(GgmlType type) { return find_in(kPackedFinders, type); }
 
 std::string describe_type(GgmlType type) {
   const auto traits = ggml_type_traits(static_cast<uint32_t>(type));

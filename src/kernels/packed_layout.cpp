@@ -16,9 +16,9 @@ namespace hearth::kernels {
 namespace detail {
 namespace {
 
-// Calls f(block, block_bytes, d_pos, plane_pos(k)) for every block of a row:
-// its offset in GGUF's layout, where its scale and its plane-k bytes go in
-// the packed one.
+// Calls f(block, d, plane0, plane_stride) for every block of a row: its
+// offset in GGUF's layout, and in the packed one the offsets of its scale and
+// of its plane-0 bytes (plane k's are plane_stride * k further on).
 template <class F>
 void for_each_block(GgmlType type, int64_t cols, F&& f) {
   const int planes = packed_planes(type);

@@ -13,9 +13,9 @@
 // tile shape or the thread split.
 //
 // Decoding (one token) goes one row at a time (decode_rows): the packed rows
-// are then read as one linear stream, which the hardware prefetchers follow; four rows read
-// in step are four short streams (a 2048-wide Q4_0 row is 18 cache lines)
-// and measured ~15 % slower from memory.
+// are then read as one linear stream, which the hardware prefetchers follow;
+// four rows read in step are four short streams (a 2048-wide Q4_0 row is 18
+// cache lines) and measured ~15 % slower from memory.
 #include "kernels/act_format.h"
 #include "kernels/matmul_table.h"
 #include "kernels/packed_layout.h"

@@ -93,9 +93,9 @@ struct CopyRegion {
 };
 
 // Copies the data section to dst, except the regions in `packed` (which do
-// not overlap): those are packed row by row into packed_dst. Work goes out in pieces of about 4 MiB to one
-// thread per core: faulting in (zeroing) the new pages and copying is
-// CPU-bound, ~0.25 s for 600 MB on two cores.
+// not overlap): those are packed row by row into packed_dst. Work goes out
+// in pieces of about 4 MiB to one thread per core: faulting in (zeroing) the
+// new pages and copying is CPU-bound, ~0.25 s for 600 MB on two cores.
 void copy_section(const uint8_t* section, size_t section_bytes, uint8_t* dst, uint8_t* packed_dst,
                   std::vector<CopyRegion> packed) {
   constexpr size_t kPiece = 4 << 20;
