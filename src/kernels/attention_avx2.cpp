@@ -1,9 +1,11 @@
-// kernels::attention for the AVX2 + FMA path (see attention_impl.h).
+// kernels::attention and the element-wise kernels (elementwise.h) for
+// the AVX2 + FMA path (see attention_impl.h).
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/elementwise.h"
 
 namespace hearth::kernels {
 namespace {
@@ -45,12 +47,16 @@ struct V {
     return _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(e), _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23)));
   }
   static Reg zero_below(Reg x, float limit, Reg v) { return _mm256_and_ps(v, _mm256_cmp_ps(x, set1(limit), _CMP_GE_OQ)); }
+  static Reg div(Reg a, Reg b) { return _mm256_div_ps(a, b); }
+  static Reg select_nonneg(Reg x, Reg a, Reg b) { return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, zero(), _CMP_GE_OQ)); }
 };
 
 #include "kernels/attention_impl.h"
+#include "kernels/elementwise_impl.h"
 
 }  // namespace
 
 detail::AttentionFn detail::attention_avx2() { return attention_impl<V>; }
+detail::SwigluFn detail::swiglu_avx2() { return swiglu_impl<V>; }
 
 }  // namespace hearth::kernels

@@ -1,4 +1,5 @@
-// kernels::attention for the AVX-512 path (see attention_impl.h).
+// kernels::attention and the element-wise kernels (elementwise.h) for
+// the AVX-512 path (see attention_impl.h).
 #include <immintrin.h>
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include "kernels/attention.h"
+#include "kernels/elementwise.h"
 
 namespace hearth::kernels {
 namespace {
@@ -36,12 +38,18 @@ struct V {
   static Reg zero_below(Reg x, float limit, Reg v) {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, set1(limit), _CMP_GE_OQ), v);
   }
+  static Reg div(Reg a, Reg b) { return _mm512_div_ps(a, b); }
+  static Reg select_nonneg(Reg x, Reg a, Reg b) {
+    return _mm512_mask_mov_ps(b, _mm512_cmp_ps_mask(x, zero(), _CMP_GE_OQ), a);
+  }
 };
 
 #include "kernels/attention_impl.h"
+#include "kernels/elementwise_impl.h"
 
 }  // namespace
 
 detail::AttentionFn detail::attention_avx512() { return attention_impl<V>; }
+detail::SwigluFn detail::swiglu_avx512() { return swiglu_impl<V>; }
 
 }  // namespace hearth::kernels

@@ -1,8 +1,10 @@
-// kernels::attention for the scalar path (see attention_impl.h): one lane.
+// kernels::attention and the element-wise kernels (elementwise.h) for
+// the scalar path (see attention_impl.h): one lane.
 #include <cstdint>
 #include <cstring>
 
 #include "kernels/attention.h"
+#include "kernels/elementwise.h"
 
 namespace hearth::kernels {
 namespace {
@@ -38,12 +40,16 @@ struct V {
     return out;
   }
   static Reg zero_below(Reg x, float limit, Reg v) { return x >= limit ? v : 0.0f; }
+  static Reg div(Reg a, Reg b) { return a / b; }
+  static Reg select_nonneg(Reg x, Reg a, Reg b) { return x >= 0.0f ? a : b; }
 };
 
 #include "kernels/attention_impl.h"
+#include "kernels/elementwise_impl.h"
 
 }  // namespace
 
 detail::AttentionFn detail::attention_scalar() { return attention_impl<V>; }
+detail::SwigluFn detail::swiglu_scalar() { return swiglu_impl<V>; }
 
 }  // namespace hearth::kernels

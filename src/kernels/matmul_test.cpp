@@ -230,6 +230,29 @@ TEST(Matmul, BitIdenticalForAnyThreadCount) {
   }
 }
 
+// A matmul called from inside a pool job gets the caller's thread only
+// (ThreadPool::run does not nest): that thread must still compute the rows
+// meant for the others (it takes over their shares).
+TEST(Matmul, NestedInAPoolJobComputesEveryRow) {
+  IsaGuard guard;
+  ThreadPool pool(3);
+  std::mt19937 rng(5);
+  for (Isa isa : runnable_isas()) {
+    ASSERT_TRUE(force_isa(isa));
+    for (GgmlType type : kTypes) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " " + std::string(type_name(type)));
+      const TestMatrix m = make_matrix(type, 301, 512, rng);
+      const std::vector<float> x = random_vector(512, rng);
+      std::vector<float> alone(301), nested(301, -1.0f);
+      matmul(m.w, x.data(), 1, alone.data(), nullptr);
+      pool.run([&](int i, int) {
+        if (i == 0) matmul(m.w, x.data(), 1, nested.data(), &pool);
+      });
+      EXPECT_EQ(std::memcmp(alone.data(), nested.data(), alone.size() * 4), 0);
+    }
+  }
+}
+
 // Prefill (many tokens per call) and decode (one per call) give the same bits.
 TEST(Matmul, TokenResultIndependentOfBatch) {
   IsaGuard guard;

@@ -13,9 +13,6 @@ void rms_norm(const float* x, const float* weight, int64_t n, float eps, float* 
 // In-place softmax over x[0 .. n).
 void softmax(float* x, int64_t n);
 
-// gate[i] = silu(gate[i]) * up[i]
-void swiglu(float* gate, const float* up, int64_t n);
-
 // x[i] += y[i]
 void add(float* x, const float* y, int64_t n);
 

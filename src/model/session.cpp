@@ -5,6 +5,7 @@
 #include <string>
 
 #include "kernels/attention.h"
+#include "kernels/elementwise.h"
 #include "kernels/thread_pool.h"
 #include "model/ops.h"
 #include "util/error.h"
@@ -308,7 +309,7 @@ void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, O
     }
     const kernels::MatmulOutput gate_up[] = {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}};
     kernels::matmul_many(gate_up, h_.data(), n, pool_);
-    ops::swiglu(gate_.data(), up_.data(), static_cast<int64_t>(un) * hp.n_ff);
+    kernels::swiglu(gate_.data(), up_.data(), static_cast<int64_t>(un) * hp.n_ff);
     kernels::matmul(L.w_down, gate_.data(), n, tmp_.data(), pool_);
     ops::add(x_.data(), tmp_.data(), static_cast<int64_t>(un) * E);
   }
