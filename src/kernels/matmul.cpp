@@ -48,12 +48,13 @@ constexpr int64_t kChunkAccBytes = 256 * 1024;
 // them from the front in chunks (run_row_chunks), so its weights stream as
 // one long run, as the hardware prefetchers like it; a thread done with its
 // share takes the back half of the largest share left (the machine is
-// shared: one thread may be slowed down). Chunks hold at least
-// kMinChunkBytes of weights and, when several tokens go through them
-// (prefill), kMaxBatchChunkBytes, so that a chunk's weights stay in L2 across
-// its token blocks. (A TinyLlama-sized Q4_0 matrix decoded from memory, 2
-// threads: ~4 % faster than chunks of a quarter of what is left, taken in turn
-// from one shared counter.)
+// shared: one thread may be slowed down). A chunk is a quarter of what is
+// left of the share (fewer claims early, finer ones near the end, where
+// stealing needs them), at least kMinChunkBytes of weights, and when several
+// tokens go through it (prefill) at most kMaxBatchChunkBytes, so that its
+// weights stay in L2 across its token blocks. (A TinyLlama-sized Q4_0 matrix
+// decoded from memory, 2 threads: ~4 % faster than guided chunks taken in
+// turn from one shared counter.)
 constexpr int64_t kMinChunkBytes = 64 * 1024;
 constexpr int64_t kMaxBatchChunkBytes = 512 * 1024;
 
@@ -65,6 +66,11 @@ constexpr int64_t kMaxBatchChunkBytes = 512 * 1024;
 // most of its time waiting on them).
 constexpr size_t kDecodePrefetchBytes = 12 * 1024;
 constexpr int64_t kStreamingMaxTokens = 8;
+
+// How much of its next rows a waiting worker prefetches (prefetch_next): about
+// what memory delivers to one core during the single-threaded work between
+// two matmuls of a decode step, and well within its L2.
+constexpr size_t kIdlePrefetchBytes = 256 * 1024;
 
 // Most products one matmul_many call computes together.
 constexpr size_t kMaxJobs = 4;
@@ -446,15 +452,15 @@ void run_row_chunks(const Job* jobs, size_t n_jobs, ThreadPool* pool) {
     size_t n_jobs;
     int n_threads;
     int64_t first_tile[kMaxJobs + 1];  // prefix sums of each job's row tiles
-    int64_t chunk_tiles[kMaxJobs];
+    int64_t min_tiles[kMaxJobs], max_tiles[kMaxJobs];
     TileRange* ranges;  // one per thread
-  } split{jobs, n_jobs, pool->size(), {0}, {}, nullptr};
+  } split{jobs, n_jobs, pool->size(), {0}, {}, {}, nullptr};
   for (size_t i = 0; i < n_jobs; ++i) {
     const Job& job = jobs[i];
     const int64_t tile_bytes = job.k->tile_rows * static_cast<int64_t>(job.row_bytes);
     split.first_tile[i + 1] = split.first_tile[i] + (job.rows + job.k->tile_rows - 1) / job.k->tile_rows;
-    const int64_t min_tiles = std::max<int64_t>(1, (kMinChunkBytes + tile_bytes - 1) / tile_bytes);
-    split.chunk_tiles[i] = job.n_tokens == 1 ? min_tiles : std::max(min_tiles, kMaxBatchChunkBytes / tile_bytes);
+    split.min_tiles[i] = std::max<int64_t>(1, (kMinChunkBytes + tile_bytes - 1) / tile_bytes);
+    split.max_tiles[i] = job.n_tokens == 1 ? INT64_MAX : std::max(split.min_tiles[i], kMaxBatchChunkBytes / tile_bytes);
   }
   const int64_t total = split.first_tile[n_jobs];
   if (total > UINT32_MAX) {  // beyond TileRange's 32-bit halves (no real matrix has 2^34 rows)
@@ -466,6 +472,8 @@ void run_row_chunks(const Job* jobs, size_t n_jobs, ThreadPool* pool) {
     split.ranges[t].bits.store(TileRange::pack(total * t / split.n_threads, total * (t + 1) / split.n_threads),
                                std::memory_order_relaxed);
   }
+  // The workers' prefetch_next requests were for these rows: done with.
+  for (int t = 1; t < split.n_threads; ++t) pool->prefetch_while_idle(t, nullptr, 0);
   // ThreadPool::run publishes the ranges to the workers.
   pool->run([&split](int self, int) {
     const Split& s = split;
@@ -478,7 +486,8 @@ void run_row_chunks(const Job* jobs, size_t n_jobs, ThreadPool* pool) {
       if (b < e) {  // the next chunk from the front of our own tiles
         size_t i = 0;
         while (b >= s.first_tile[i + 1]) ++i;
-        const int64_t ce = std::min({e, b + s.chunk_tiles[i], s.first_tile[i + 1]});
+        const int64_t n = std::clamp((e - b) / 4, s.min_tiles[i], s.max_tiles[i]);
+        const int64_t ce = std::min({e, b + n, s.first_tile[i + 1]});
         if (!own.bits.compare_exchange_weak(r, TileRange::pack(ce, e), std::memory_order_relaxed)) continue;
         const Job& job = s.jobs[i];
         const int64_t mr = job.k->tile_rows;
@@ -563,6 +572,35 @@ void matmul_many(std::span<const MatmulOutput> products, const float* x, int64_t
     return;
   }
   for (size_t i = 0; i < n_jobs; ++i) execute(jobs[i], pool);
+}
+
+void prefetch_next(std::span<const WeightMatrix* const> next, int64_t n_tokens, ThreadPool* pool) {
+  if (pool == nullptr || pool->size() == 1 || next.empty() || next.size() > kMaxJobs ||
+      n_tokens > kStreamingMaxTokens) {
+    return;
+  }
+  // The row tiles of run_row_chunks, and each worker's first one.
+  int64_t first_tile[kMaxJobs + 1] = {0};
+  int64_t tile_rows[kMaxJobs];
+  for (size_t i = 0; i < next.size(); ++i) {
+    const TypeKernels* k = next[i]->packed ? find_packed_kernels(next[i]->type) : find_kernels(next[i]->type);
+    if (k == nullptr) k = find_kernels(next[i]->type);  // packed rows unpacked tile by tile
+    if (k == nullptr || next[i]->rows <= 0) return;
+    tile_rows[i] = k->tile_rows;
+    first_tile[i + 1] = first_tile[i] + (next[i]->rows + k->tile_rows - 1) / k->tile_rows;
+  }
+  const int n = pool->size();
+  const int64_t total = first_tile[next.size()];
+  for (int t = 1; t < n; ++t) {
+    const int64_t tile = total * t / n;
+    size_t i = 0;
+    while (i + 1 < next.size() && tile >= first_tile[i + 1]) ++i;
+    const WeightMatrix& w = *next[i];
+    const int64_t row = std::min(w.rows, (tile - first_tile[i]) * tile_rows[i]);
+    const size_t left = static_cast<size_t>(w.rows - row) * w.row_bytes;
+    pool->prefetch_while_idle(t, static_cast<const uint8_t*>(w.data) + static_cast<size_t>(row) * w.row_bytes,
+                              std::min(left, kIdlePrefetchBytes));
+  }
 }
 
 bool prefers_packed(GgmlType type) { return has_packed_layout(type) && find_packed_kernels(type) != nullptr; }

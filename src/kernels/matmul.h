@@ -49,6 +49,14 @@ struct MatmulOutput {
 };
 void matmul_many(std::span<const MatmulOutput> products, const float* x, int64_t n_tokens, ThreadPool* pool);
 
+// Decoding (n_tokens <= 8): has the pool's workers prefetch, while they wait
+// for their next job, the start of the rows they will multiply first in the
+// next matmul / matmul_many call, which is to be over `next` (in this order)
+// with n_tokens tokens. The caller meanwhile does the single-threaded work
+// between the two (norms, attention set-up, ...), and the memory bandwidth
+// is not left idle. Only a hint: results never depend on it.
+void prefetch_next(std::span<const WeightMatrix* const> next, int64_t n_tokens, ThreadPool* pool);
+
 // Decodes row `row` of w into out[0 .. w.cols) (embedding lookup).
 void get_row(const WeightMatrix& w, int64_t row, float* out);
 

@@ -253,6 +253,33 @@ TEST(Matmul, NestedInAPoolJobComputesEveryRow) {
   }
 }
 
+// prefetch_next is a hint: any arguments are accepted and the next matmul's
+// bits do not change.
+TEST(Matmul, PrefetchNextIsOnlyAHint) {
+  IsaGuard guard;
+  ThreadPool pool(2), pool1(1);
+  std::mt19937 rng(6);
+  for (GgmlType type : kTypes) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const TestMatrix a = make_matrix(type, 300, 512, rng), b = make_matrix(type, 3, 512, rng);
+    const std::vector<float> x = random_vector(512 * 2, rng);
+    std::vector<float> alone(600), hinted(600);
+    matmul(a.w, x.data(), 2, alone.data(), nullptr);
+    const WeightMatrix* both[] = {&a.w, &b.w};
+    const WeightMatrix* five[] = {&a.w, &b.w, &a.w, &b.w, &a.w};
+    for (int64_t n_tokens : {1, 2, 100}) {
+      prefetch_next(both, n_tokens, &pool);
+      prefetch_next(five, n_tokens, &pool);
+      prefetch_next({}, n_tokens, &pool);
+      prefetch_next(both, n_tokens, &pool1);
+      prefetch_next(both, n_tokens, nullptr);
+    }
+    prefetch_next(both, 2, &pool);
+    matmul(a.w, x.data(), 2, hinted.data(), &pool);
+    EXPECT_EQ(std::memcmp(alone.data(), hinted.data(), alone.size() * 4), 0);
+  }
+}
+
 // Prefill (many tokens per call) and decode (one per call) give the same bits.
 TEST(Matmul, TokenResultIndependentOfBatch) {
   IsaGuard guard;

@@ -49,7 +49,9 @@ TEST(PackedRows, UnpackRestoresEveryByte) {
       const auto m = make_random_block_matrix(type, 3, cols, static_cast<uint32_t>(cols));
       const Packed p = packed_copy(m.w);
       EXPECT_TRUE(p.w.packed);
-      if (cols > 32 || type == GgmlType::Q8_0) EXPECT_NE(p.bytes, m.bytes);  // one Q4_0 block packs to itself
+      if (cols > 32 || type == GgmlType::Q8_0) {
+        EXPECT_NE(p.bytes, m.bytes);  // one Q4_0 block packs to itself
+      }
       std::vector<uint8_t> back(m.bytes.size());
       for (int64_t r = 0; r < 3; ++r) {
         detail::unpack_row(type, p.bytes.data() + r * m.w.row_bytes, back.data() + r * m.w.row_bytes, cols);

@@ -39,6 +39,67 @@ constexpr auto kWorkerSpin = std::chrono::microseconds(50);
 // outnumber free cores and a worker has been descheduled.
 constexpr int kCallerSpinRounds = 1024;
 
+// Cache lines an idle worker prefetches between two looks for a new job.
+constexpr size_t kIdlePrefetchLines = 8;
+// Most of one request that is prefetched: more would not stay in the caches
+// anyway, and an idle worker goes to sleep only once it is done.
+constexpr size_t kMaxIdlePrefetchBytes = 16 << 20;
+
+// One worker's prefetch_while_idle request, written by the caller and read
+// by the worker as a seqlock: `version` is odd while the caller writes.
+struct alignas(64) PrefetchRequest {
+  std::atomic<uint64_t> version{0};
+  std::atomic<const char*> p{nullptr};
+  std::atomic<size_t> bytes{0};
+
+  void publish(const void* ptr, size_t n) {
+    const uint64_t v = version.load(std::memory_order_relaxed);
+    version.store(v + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+    p.store(static_cast<const char*>(ptr), std::memory_order_relaxed);
+    bytes.store(n, std::memory_order_relaxed);
+    version.store(v + 2, std::memory_order_release);
+  }
+
+  // The request of version `*seen` or newer; false while it is being written.
+  bool read(uint64_t* seen, const char** ptr, size_t* n) const {
+    const uint64_t v = version.load(std::memory_order_acquire);
+    if (v & 1) return false;
+    *ptr = p.load(std::memory_order_relaxed);
+    *n = bytes.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (version.load(std::memory_order_relaxed) != v) return false;
+    *seen = v;
+    return true;
+  }
+};
+
+// A worker's progress through its current request.
+struct IdlePrefetch {
+  uint64_t version = 0;
+  const char* next = nullptr;
+  const char* end = nullptr;
+
+  // Issues a few prefetches of the newest request; false when there is
+  // nothing left to do.
+  bool step(const PrefetchRequest& request) {
+    if (request.version.load(std::memory_order_relaxed) != version) {
+      const char* p;
+      size_t n;
+      uint64_t v;
+      if (!request.read(&v, &p, &n)) return true;  // being written: look again
+      version = v;
+      next = p;
+      end = p + n;
+    }
+    if (next >= end) return false;
+    for (size_t i = 0; i < kIdlePrefetchLines && next < end; ++i, next += 64) {
+      __builtin_prefetch(next, 0, 2);
+    }
+    return true;
+  }
+};
+
 }  // namespace
 
 struct ThreadPool::State {
@@ -60,6 +121,7 @@ struct ThreadPool::State {
   std::exception_ptr error;  // the first exception any thread's fn threw
 
   std::vector<std::thread> workers;
+  std::unique_ptr<PrefetchRequest[]> prefetch;  // one per thread (0 unused)
 
   void run_task(int index, int n_threads) {
     try {
@@ -70,14 +132,28 @@ struct ThreadPool::State {
     }
   }
 
-  // Returns the first generation different from `seen`.
-  uint32_t wait_for_job(uint32_t seen) {
-    const auto deadline = std::chrono::steady_clock::now() + kWorkerSpin;
-    for (uint32_t i = 1;; ++i) {
-      const uint32_t g = generation.load(std::memory_order_acquire);
-      if (g != seen) return g;
-      cpu_relax();
-      if (i % 64 == 0 && std::chrono::steady_clock::now() > deadline) break;
+  // Returns the first generation different from `seen`. Meanwhile the
+  // worker prefetches what it was asked to (prefetch_while_idle), then
+  // spins, then sleeps.
+  uint32_t wait_for_job(uint32_t seen, IdlePrefetch& idle, const PrefetchRequest& request) {
+    for (bool spun_out = false; !spun_out;) {
+      for (;;) {
+        const uint32_t g = generation.load(std::memory_order_acquire);
+        if (g != seen) return g;
+        if (!idle.step(request)) break;
+      }
+      const auto deadline = std::chrono::steady_clock::now() + kWorkerSpin;
+      for (uint32_t i = 1;; ++i) {
+        const uint32_t g = generation.load(std::memory_order_acquire);
+        if (g != seen) return g;
+        cpu_relax();
+        if (i % 64 != 0) continue;
+        if (idle.step(request)) break;  // a new request: prefetch again
+        if (std::chrono::steady_clock::now() > deadline) {
+          spun_out = true;
+          break;
+        }
+      }
     }
     // Sleep. The seq_cst increment of `sleepers` before re-reading
     // `generation` pairs with the caller's bump-then-read-sleepers in wake():
@@ -93,8 +169,9 @@ struct ThreadPool::State {
 
   void worker_loop(int index, int n_threads) {
     uint32_t seen = 0;
+    IdlePrefetch idle;
     for (;;) {
-      seen = wait_for_job(seen);
+      seen = wait_for_job(seen, idle, prefetch[index]);
       if (stop.load(std::memory_order_acquire)) return;
       run_task(index, n_threads);
       pending.fetch_sub(1, std::memory_order_release);
@@ -121,6 +198,7 @@ struct ThreadPool::State {
 };
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), state_(std::make_unique<State>()) {
+  state_->prefetch = std::make_unique<PrefetchRequest[]>(static_cast<size_t>(n_threads_));
   state_->workers.reserve(static_cast<size_t>(n_threads_ - 1));
   try {
     for (int i = 1; i < n_threads_; ++i) {
@@ -160,6 +238,11 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   std::exception_ptr error = std::exchange(s.error, nullptr);  // all workers are done with it
   s.busy.store(false, std::memory_order_release);
   if (error) std::rethrow_exception(error);
+}
+
+void ThreadPool::prefetch_while_idle(int thread, const void* p, size_t bytes) {
+  if (thread < 1 || thread >= n_threads_) return;
+  state_->prefetch[thread].publish(p, std::min(bytes, kMaxIdlePrefetchBytes));
 }
 
 void ThreadPool::parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {

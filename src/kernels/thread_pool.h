@@ -4,6 +4,7 @@
 // sleeping, and the calling thread takes part as thread 0.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -27,6 +28,17 @@ class ThreadPool {
   // Splits [0, n) into contiguous chunks, one per thread; fn(begin, end).
   // The split depends only on n and size(), never on timing.
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+
+  // While worker `thread` (1 .. size()-1) waits for the next job, it
+  // prefetches [p, p + bytes) into its caches, a few lines at a time (it
+  // takes a job as soon as one comes, and goes on with the rest when idle
+  // again). Decoding uses it to read the start of the weights this worker
+  // will multiply next while the caller does the single-threaded work
+  // between two matmuls. Call from the thread that calls run(); a new
+  // request replaces the previous one (bytes = 0: none; at most 16 MiB of
+  // it are prefetched). Only a hint:
+  // nothing is read through p (any address is harmless).
+  void prefetch_while_idle(int thread, const void* p, size_t bytes);
 
   // Physical cores of this machine (fallback: hardware_concurrency).
   static int default_threads();

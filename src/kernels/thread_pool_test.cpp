@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -42,6 +43,30 @@ TEST(ThreadPool, RunCallsEveryIndexOnceWithCallerAsZero) {
     EXPECT_EQ(bad_count.load(), 0);
     EXPECT_TRUE(zero_on_caller.load());
     for (int i = 0; i < n; ++i) EXPECT_EQ(calls[i].load(), 1) << "pool " << n << " index " << i;
+  }
+}
+
+// Idle prefetch requests are only hints: workers still take every job (a
+// request far larger than any gap between jobs must not hold them up), and
+// addresses that are not mapped are harmless.
+TEST(ThreadPool, IdlePrefetchNeverHoldsUpOrBreaksJobs) {
+  ThreadPool pool(3);
+  std::vector<uint8_t> buffer(64 << 20, 1);
+  const void* unmapped = reinterpret_cast<const void*>(uintptr_t{1} << 46);
+  for (const void* p : {static_cast<const void*>(buffer.data()), unmapped}) {
+    for (int t = -1; t <= pool.size(); ++t) pool.prefetch_while_idle(t, p, p == unmapped ? size_t{1} << 40 : buffer.size());
+    std::vector<int64_t> per_thread(3 * 16, 0);
+    for (int r = 0; r < 2000; ++r) {
+      pool.run([&](int i, int) { per_thread[static_cast<size_t>(i) * 16] += r; });
+      if (r % 100 == 0) pool.prefetch_while_idle(1 + r / 100 % 2, p, 4096);  // replaced mid-way
+    }
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(per_thread[static_cast<size_t>(i) * 16], 1999 * 2000 / 2);
+    // Idle long enough for the workers to fall asleep with a request left.
+    pool.prefetch_while_idle(1, p, size_t{1} << 30);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::atomic<int> ran{0};
+    pool.run([&](int, int) { ran++; });
+    EXPECT_EQ(ran.load(), 3);
   }
 }
 

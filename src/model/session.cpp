@@ -15,16 +15,18 @@ namespace hearth {
 Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool, int32_t n_seq)
     : model_(model),
       pool_(pool),
-      n_ctx_(n_ctx > 0 ? n_ctx : std::min(model.hparams().n_ctx_train, kDefaultCtx)) {
+      n_ctx_(n_ctx > 0 ? n_ctx : std::min(model.hparams().n_ctx_train, kDefaultCtx)),
+      k_row_(static_cast<size_t>(n_ctx_) + 16) {
   if (n_seq < 1) throw Error("a session needs at least one sequence");
   const HParams& hp = model.hparams();
   n_past_.assign(n_seq, 0);
-  const size_t cache = static_cast<size_t>(n_seq) * n_ctx_ * hp.kv_dim();
+  const size_t k_cache_floats = static_cast<size_t>(n_seq) * hp.n_head_kv * hp.head_dim * k_row_;
+  const size_t v_cache_floats = static_cast<size_t>(n_seq) * n_ctx_ * hp.kv_dim();
   // Left uninitialised: only written positions are ever read, and the
   // pages of a large context are not touched until it fills.
   for (int32_t il = 0; il < hp.n_layer; ++il) {
-    k_cache_.emplace_back(new float[cache]);
-    v_cache_.emplace_back(new float[cache]);
+    k_cache_.emplace_back(new float[k_cache_floats]);
+    v_cache_.emplace_back(new float[v_cache_floats]);
   }
   const size_t n_threads = pool ? static_cast<size_t>(pool->size()) : 1;
   scratch_floats_ = kernels::attention_scratch_floats(hp.n_head / hp.n_head_kv, n_ctx_);
@@ -34,7 +36,7 @@ Session::Session(const Model& model, int32_t n_ctx, ThreadPool* pool, int32_t n_
 float* Session::k_cache(int32_t layer, int32_t seq, int32_t kv_head) {
   const HParams& hp = model_.hparams();
   return k_cache_[layer].get() +
-         (static_cast<size_t>(seq) * hp.n_head_kv + kv_head) * hp.head_dim * static_cast<size_t>(n_ctx_);
+         (static_cast<size_t>(seq) * hp.n_head_kv + kv_head) * hp.head_dim * k_row_;
 }
 
 float* Session::v_cache(int32_t layer, int32_t seq, int32_t pos) {
@@ -214,7 +216,7 @@ void Session::attention(int32_t layer, int32_t b, int32_t n) {
       args.head_dim = hd;
       args.n_keys = tok_pos_[b + t] + 1;
       args.kt = k_cache(layer, tok_seq_[b + t], kvh);
-      args.kt_stride = n_ctx_;
+      args.kt_stride = k_row_;
       args.v = v_cache(layer, tok_seq_[b + t], 0) + static_cast<size_t>(kvh) * hd;
       args.v_stride = hp.kv_dim();
       args.scale = scale;
@@ -240,6 +242,12 @@ void Session::attention(int32_t layer, int32_t b, int32_t n) {
     const int64_t end = std::min(n_tasks, begin + chunk);
     work(begin, end, scores_.data() + static_cast<size_t>(ith) * scratch_floats_);
   });
+}
+
+// The workers read the start of the next matmul's weights while this thread
+// does the single-threaded work before it.
+void Session::prefetch_next(std::initializer_list<const WeightMatrix*> next, int32_t n_tokens) {
+  kernels::prefetch_next(std::span<const WeightMatrix* const>(next.begin(), next.size()), n_tokens, pool_);
 }
 
 void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, Output what, float* out) {
@@ -268,6 +276,7 @@ void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, O
     }
     const kernels::MatmulOutput qkv[] = {{&L.wq, q_.data()}, {&L.wk, k_.data()}, {&L.wv, v_.data()}};
     kernels::matmul_many(qkv, h_.data(), n, pool_);
+    prefetch_next({&L.wo}, n);
     for (int32_t t = 0; t < n; ++t) {
       float* q = &q_[static_cast<size_t>(t) * hp.q_dim()];
       float* k = &k_[static_cast<size_t>(t) * hp.kv_dim()];
@@ -294,13 +303,14 @@ void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, O
       const int32_t seq = tok_seq_[b + t], pos = tok_pos_[b + t];
       for (int32_t h = 0; h < hp.n_head_kv; ++h) {
         float* kt = k_cache(il, seq, h) + pos;
-        for (int32_t d = 0; d < hp.head_dim; ++d) kt[static_cast<size_t>(d) * n_ctx_] = k[h * hp.head_dim + d];
+        for (int32_t d = 0; d < hp.head_dim; ++d) kt[static_cast<size_t>(d) * k_row_] = k[h * hp.head_dim + d];
       }
       const auto v = v_.begin() + static_cast<size_t>(t) * hp.v_dim();
       std::copy(v, v + hp.v_dim(), v_cache(il, seq, pos));
     }
     attention(il, b, n);
     kernels::matmul(L.wo, attn_.data(), n, tmp_.data(), pool_);
+    prefetch_next({&L.w_gate, &L.w_up}, n);
     ops::add(x_.data(), tmp_.data(), static_cast<int64_t>(un) * E);
 
     // Feed-forward block (SwiGLU).
@@ -309,8 +319,15 @@ void Session::forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, O
     }
     const kernels::MatmulOutput gate_up[] = {{&L.w_gate, gate_.data()}, {&L.w_up, up_.data()}};
     kernels::matmul_many(gate_up, h_.data(), n, pool_);
+    prefetch_next({&L.w_down}, n);
     kernels::swiglu(gate_.data(), up_.data(), static_cast<int64_t>(un) * hp.n_ff);
     kernels::matmul(L.w_down, gate_.data(), n, tmp_.data(), pool_);
+    if (il + 1 < hp.n_layer) {
+      const LayerWeights& next = m.layers()[il + 1];
+      prefetch_next({&next.wq, &next.wk, &next.wv}, n);
+    } else if (!out_rows.empty() && what == Output::Logits) {
+      prefetch_next({&m.output()}, static_cast<int32_t>(out_rows.size()));
+    }
     ops::add(x_.data(), tmp_.data(), static_cast<int64_t>(un) * E);
   }
   for (int32_t t = 0; t < n; ++t) n_past_[tok_seq_[b + t]] = tok_pos_[b + t] + 1;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <vector>
@@ -78,18 +79,23 @@ class Session {
   void forward(int32_t b, int32_t n, std::span<const int32_t> out_rows, Output what, float* out);
   void attention(int32_t layer, int32_t b, int32_t n);
   void fill_rope_tables(int32_t b, int32_t n);
+  void prefetch_next(std::initializer_list<const WeightMatrix*> next, int32_t n_tokens);
   void apply_rope(float* x, int32_t n_heads, int32_t t) const;
   // Keys of one KV head, transposed: dimension d of position p at
-  // [d * n_ctx + p] (the attention kernel reads keys along positions).
+  // [d * k_row_ + p] (the attention kernel reads keys along positions).
   float* k_cache(int32_t layer, int32_t seq, int32_t kv_head);
   float* v_cache(int32_t layer, int32_t seq, int32_t pos);
 
   const Model& model_;
   ThreadPool* pool_;
   int32_t n_ctx_;
+  // Floats from one key dimension's row to the next: n_ctx plus one cache
+  // line, so that a head's rows do not all fall into the same L1 set (n_ctx
+  // is often a power of two, and L1 has only 8 ways for the 64 rows).
+  size_t k_row_;
   std::vector<int32_t> n_past_;  // per sequence
 
-  // KV cache, F32. Keys per layer [n_seq][n_head_kv][head_dim][n_ctx];
+  // KV cache, F32. Keys per layer [n_seq][n_head_kv][head_dim][k_row_];
   // values per layer [n_seq][n_ctx][kv_dim].
   std::vector<std::unique_ptr<float[]>> k_cache_, v_cache_;
 
