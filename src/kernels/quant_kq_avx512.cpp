@@ -80,7 +80,10 @@ struct Q4K {
     explicit Row(const uint8_t* b) {
       c.load(b);
       const __m512i m4 = _mm512_set1_epi8(0x0F);
-      const __m512i z0 = load512(b + 16), z1 = load512(b + 80);
+      __m512i z0 = load512(b + 16), z1 = load512(b + 80);
+      // One load each (GCC would fold them into both users: two loads per
+      // weight line leave fewer lines in flight from memory).
+      __asm__("" : "+v"(z0), "+v"(z1));
       q[0] = _mm512_and_si512(z0, m4);
       q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
       q[2] = _mm512_and_si512(z1, m4);
@@ -138,7 +141,8 @@ struct Q6K {
         // 128 elements: ql[64h ..] low nibbles are elements 0..63, high
         // nibbles 64..127; qh[32h + l] bit pairs 0-1, 2-3, 4-5, 6-7 belong to
         // elements l, l + 32, l + 64, l + 96.
-        const __m512i ql = load512(b + 64 * h);
+        __m512i ql = load512(b + 64 * h);
+        __asm__("" : "+v"(ql));  // one load (see Q4K)
         const __m512i qh = bcast256(b + 128 + 32 * h);
         const __m512i h0 = _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(4, 2)), bits45);
         const __m512i h1 = _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(0, 2)), bits45);
