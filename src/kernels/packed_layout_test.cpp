@@ -26,8 +26,9 @@ using namespace quant_test;
 constexpr GgmlType kPackedTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0};
 
 // 1, 3, 5 blocks (one partial super-group), 16 (one full), 25 and 33 (full
-// ones and a partial one).
-constexpr int64_t kCols[] = {32, 96, 160, 512, 800, 1056};
+// ones and a partial one), 48, 50 and 64 (three or four full ones, a partial
+// one).
+constexpr int64_t kCols[] = {32, 96, 160, 512, 800, 1056, 1536, 1600, 2048};
 
 struct Packed {
   std::vector<uint8_t> bytes;
