@@ -25,15 +25,22 @@ namespace {
 using namespace avx512;
 
 // Q4_K / Q5_K: 6-bit scales and mins of the 8 sub-blocks (ggml's bit
-// juggling on the 12 packed bytes), as bytes [scales 0..7 | mins 0..7].
+// juggling on the 12 packed bytes u0 u1 u2), as bytes [scales 0..7 | mins
+// 0..7]:
+//   scales 0-3 = u0 & 0x3f..   scales 4-7 = (u2 & 0x0f..) | ((u0 >> 6) & 3..) << 4
+//   mins 0-3   = u1 & 0x3f..   mins 4-7   = ((u2 >> 4) & 0x0f..) | ((u1 >> 6) & 3..) << 4
+// in vector registers (a scalar version took ~20 instructions per
+// super-block, a third of the kernel's, and fewer instructions per weight
+// byte keep more of them in flight from memory). The 16-byte load reads 4
+// bytes of quants past the scales; the super-block holds them.
 inline __m128i k4_scales_mins(const uint8_t* p) {
-  const uint32_t u0 = load_u32(p), u1 = load_u32(p + 4), u2 = load_u32(p + 8);
-  const uint32_t sc_lo = u0 & 0x3f3f3f3fu;
-  const uint32_t sc_hi = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
-  const uint32_t mn_lo = u1 & 0x3f3f3f3fu;
-  const uint32_t mn_hi = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
-  return _mm_set_epi32(static_cast<int>(mn_hi), static_cast<int>(mn_lo), static_cast<int>(sc_hi),
-                       static_cast<int>(sc_lo));
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));   // dwords u0 u1 u2 (q)
+  const __m128i lo = _mm_and_si128(v, _mm_set1_epi8(0x3f));                  // [sc_lo, mn_lo, ., .]
+  const __m128i top = _mm_and_si128(_mm_srli_epi32(v, 2), _mm_set1_epi8(0x30));  // (u >> 6 & 3) << 4 per byte
+  const __m128i u2 = _mm_shuffle_epi32(v, _MM_SHUFFLE(2, 2, 2, 2));
+  const __m128i nib = _mm_and_si128(_mm_srlv_epi32(u2, _mm_setr_epi32(0, 4, 0, 0)), _mm_set1_epi8(0x0f));
+  const __m128i hi = _mm_or_si128(nib, top);                                  // [sc_hi, mn_hi, ., .]
+  return _mm_unpacklo_epi32(lo, hi);                                          // [sc_lo, sc_hi, mn_lo, mn_hi]
 }
 
 // Shared by Q4_K and Q5_K: everything but the quants. The min term
