@@ -58,8 +58,9 @@ constexpr int64_t kChunkAccBytes = 256 * 1024;
 constexpr int64_t kMinChunkBytes = 64 * 1024;
 constexpr int64_t kMaxBatchChunkBytes = 512 * 1024;
 
-// Decode kernels prefetch about this far ahead in their rows; the start of a
-// range is fetched here, before its first tile, and so are the rows this far
+// The GGUF-layout decode kernels prefetch about this far ahead in their rows
+// (the packed ones leave it to the hardware prefetchers); the start of a new
+// stream is fetched here, before its first tile, and so are the rows this far
 // ahead of each tile when a few tokens (up to kStreamingMaxTokens: several
 // sequences decoded together) go through the tiles: hardware prefetchers do
 // not follow a tile's short rows (the SmolLM2-360M server at 4 slots spent
@@ -267,8 +268,8 @@ void run_range(const Job& j, int64_t r0, int64_t r1, int64_t t0, int64_t t1, boo
     return;
   }
   // Decoding one or a few tokens streams the weights from memory once for
-  // all of them: fetch the start of a new stream here, and (a few tokens; the
-  // one-token kernels do it themselves) each row tile's successors ahead.
+  // all of them: fetch the start of a new stream here, and (a few tokens;
+  // one token goes row by row, one stream) each row tile's successors ahead.
   const bool streaming = j.mode != Mode::DecodedRows && t1 - t0 <= kStreamingMaxTokens;
   if (streaming && !continues) {
     const uint8_t* start = j.w + static_cast<size_t>(r0) * j.row_bytes;
