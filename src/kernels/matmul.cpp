@@ -433,16 +433,9 @@ struct alignas(64) TileRange {
   static int64_t end(uint64_t r) { return static_cast<int64_t>(r >> 32); }
 };
 
-// The calling thread's TileRange for each of n pool threads, reused.
-TileRange* tile_ranges(int n) {
-  thread_local std::unique_ptr<TileRange[]> ranges;
-  thread_local int capacity = 0;
-  if (n > capacity) {
-    ranges = std::make_unique<TileRange[]>(static_cast<size_t>(n));
-    capacity = n;
-  }
-  return ranges.get();
-}
+// TileRanges for up to this many threads live on the stack of run_row_chunks
+// (re-entrant: a matmul may run inside another pool job); more go on the heap.
+constexpr int kStackRanges = 16;
 
 // Runs the row tiles of `jobs` on the pool in one hand-off (see
 // kMinChunkBytes); a chunk never spans two jobs. Which thread computes a
@@ -468,7 +461,10 @@ void run_row_chunks(const Job* jobs, size_t n_jobs, ThreadPool* pool) {
     for (size_t i = 0; i < n_jobs; ++i) run_range(jobs[i], 0, jobs[i].rows, 0, jobs[i].n_tokens);
     return;
   }
-  split.ranges = tile_ranges(split.n_threads);
+  TileRange stack_ranges[kStackRanges];
+  std::unique_ptr<TileRange[]> heap_ranges;
+  if (split.n_threads > kStackRanges) heap_ranges = std::make_unique<TileRange[]>(static_cast<size_t>(split.n_threads));
+  split.ranges = heap_ranges ? heap_ranges.get() : stack_ranges;
   for (int t = 0; t < split.n_threads; ++t) {
     split.ranges[t].bits.store(TileRange::pack(total * t / split.n_threads, total * (t + 1) / split.n_threads),
                                std::memory_order_relaxed);

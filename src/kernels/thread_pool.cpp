@@ -61,7 +61,8 @@ struct alignas(64) PrefetchRequest {
     version.store(v + 2, std::memory_order_release);
   }
 
-  // The request of version `*seen` or newer; false while it is being written.
+  // Reads the current request and its version (*seen); false while it is
+  // being written.
   bool read(uint64_t* seen, const char** ptr, size_t* n) const {
     const uint64_t v = version.load(std::memory_order_acquire);
     if (v & 1) return false;
@@ -74,11 +75,11 @@ struct alignas(64) PrefetchRequest {
   }
 };
 
-// A worker's progress through its current request.
+// A worker's progress through its current request (addresses as integers:
+// a request is any range, mapped or not, and is never dereferenced).
 struct IdlePrefetch {
   uint64_t version = 0;
-  const char* next = nullptr;
-  const char* end = nullptr;
+  uintptr_t next = 0, end = 0;
 
   // Issues a few prefetches of the newest request; false when there is
   // nothing left to do.
@@ -89,12 +90,12 @@ struct IdlePrefetch {
       uint64_t v;
       if (!request.read(&v, &p, &n)) return true;  // being written: look again
       version = v;
-      next = p;
-      end = p + n;
+      next = reinterpret_cast<uintptr_t>(p);
+      end = next + std::min<uintptr_t>(n, UINTPTR_MAX - next);
     }
     if (next >= end) return false;
     for (size_t i = 0; i < kIdlePrefetchLines && next < end; ++i, next += 64) {
-      __builtin_prefetch(next, 0, 2);
+      __builtin_prefetch(reinterpret_cast<const void*>(next), 0, 2);
     }
     return true;
   }
