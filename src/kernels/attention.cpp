@@ -11,15 +11,7 @@ size_t attention_scratch_floats(int n_q, int n_keys) {
 }
 
 void attention(const AttentionArgs& args) {
-  switch (active_isa()) {
-    case Isa::Avx512:
-      return detail::attention_avx512()(args);
-    case Isa::Avx2:
-      return detail::attention_avx2()(args);
-    case Isa::Scalar:
-      break;
-  }
-  detail::attention_scalar()(args);
+  for_active_isa(detail::attention_scalar(), detail::attention_avx2(), detail::attention_avx512())(args);
 }
 
 }  // namespace hearth::kernels

@@ -85,19 +85,20 @@ void score_heads(const AttentionArgs& a, int g0, size_t n_pad) {
     R acc[NG];
     #pragma GCC unroll 8
     for (int g = 0; g < NG; ++g) acc[g] = V::zero();
-    const float* k = a.kt + j0;
+    // The same loop for full key vectors and the last partial one, with the
+    // load chosen outside it.
+    auto accumulate = [&](auto load_keys) {
+      const float* k = a.kt + j0;
+      for (int d = 0; d < hd; ++d, k += a.kt_stride) {
+        const R kv = load_keys(k);
+        #pragma GCC unroll 8
+        for (int g = 0; g < NG; ++g) acc[g] = V::fma(V::set1(q[static_cast<size_t>(g) * hd + d]), kv, acc[g]);
+      }
+    };
     if (left >= L) {
-      for (int d = 0; d < hd; ++d, k += a.kt_stride) {
-        const R kv = V::load(k);
-        #pragma GCC unroll 8
-        for (int g = 0; g < NG; ++g) acc[g] = V::fma(V::set1(q[static_cast<size_t>(g) * hd + d]), kv, acc[g]);
-      }
+      accumulate([](const float* k) { return V::load(k); });
     } else {
-      for (int d = 0; d < hd; ++d, k += a.kt_stride) {
-        const R kv = V::load_partial(k, left);
-        #pragma GCC unroll 8
-        for (int g = 0; g < NG; ++g) acc[g] = V::fma(V::set1(q[static_cast<size_t>(g) * hd + d]), kv, acc[g]);
-      }
+      accumulate([left](const float* k) { return V::load_partial(k, left); });
     }
     #pragma GCC unroll 8
     for (int g = 0; g < NG; ++g) V::store_partial(a.scratch + (g0 + g) * n_pad + j0, V::mul(acc[g], scale), left);

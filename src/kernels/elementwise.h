@@ -8,7 +8,8 @@ namespace hearth::kernels {
 
 // SwiGLU: gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + e^-g).
 // Within a few float ulp of the exact value (below g = -87.3, where it is
-// under 1e-35, 0); the AVX2 and AVX-512 paths give the same bits. Runs on the active ISA (see matmul.h).
+// under 1e-35, 0); the AVX2 and AVX-512 paths give the same bits. Runs on the
+// active ISA (see matmul.h).
 void swiglu(float* gate, const float* up, int64_t n);
 
 namespace detail {

@@ -442,6 +442,10 @@ struct alignas(64) TileRange {
   static int64_t end(uint64_t r) { return static_cast<int64_t>(r >> 32); }
 };
 
+// The first row tile of thread t's share when a hand-off of `total` tiles
+// is split over n threads (run_row_chunks; prefetch_next reads ahead there).
+int64_t share_begin(int64_t total, int t, int n) { return total * t / n; }
+
 // TileRanges for up to this many threads live on the stack of run_row_chunks
 // (re-entrant: a matmul may run inside another pool job); more go on the heap.
 constexpr int kStackRanges = 16;
@@ -475,8 +479,9 @@ void run_row_chunks(const Job* jobs, size_t n_jobs, ThreadPool* pool) {
   if (split.n_threads > kStackRanges) heap_ranges = std::make_unique<TileRange[]>(static_cast<size_t>(split.n_threads));
   split.ranges = heap_ranges ? heap_ranges.get() : stack_ranges;
   for (int t = 0; t < split.n_threads; ++t) {
-    split.ranges[t].bits.store(TileRange::pack(total * t / split.n_threads, total * (t + 1) / split.n_threads),
-                               std::memory_order_relaxed);
+    split.ranges[t].bits.store(
+        TileRange::pack(share_begin(total, t, split.n_threads), share_begin(total, t + 1, split.n_threads)),
+        std::memory_order_relaxed);
   }
   // The workers' prefetch_next requests were for these rows: done with.
   for (int t = 1; t < split.n_threads; ++t) pool->prefetch_while_idle(t, nullptr, 0);
@@ -598,7 +603,7 @@ void prefetch_next(std::span<const WeightMatrix* const> next, int64_t n_tokens, 
   const int n = pool->size();
   const int64_t total = first_tile[next.size()];
   for (int t = 1; t < n; ++t) {
-    const int64_t tile = total * t / n;
+    const int64_t tile = share_begin(total, t, n);
     size_t i = 0;
     while (i + 1 < next.size() && tile >= first_tile[i + 1]) ++i;
     const WeightMatrix& w = *next[i];

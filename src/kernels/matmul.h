@@ -100,6 +100,19 @@ bool cpu_supports(Isa isa);
 // Returns false (and changes nothing) when the CPU lacks `isa`.
 bool force_isa(Isa isa);
 std::string_view isa_name(Isa isa);
+// Of one kernel's three per-ISA versions, the active ISA's.
+template <class Fn>
+Fn for_active_isa(Fn scalar, Fn avx2, Fn avx512) {
+  switch (active_isa()) {
+    case Isa::Avx512:
+      return avx512;
+    case Isa::Avx2:
+      return avx2;
+    case Isa::Scalar:
+      break;
+  }
+  return scalar;
+}
 // The path whose kernels matmul uses for `type` now: the active one, or the
 // best lower one when the active one has no kernels for that type (yet).
 // (In exact-weights mode, quantized types run on the F32 kernels instead.)
