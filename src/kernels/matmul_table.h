@@ -105,6 +105,7 @@ const TypeKernels* find_avx512_kq_low_kernels(GgmlType type);
 const TypeKernels* find_avx512_legacy_kernels(GgmlType type);
 // Kernels for packed rows (packed_layout.h); only AVX-512 has them so far.
 const TypeKernels* find_avx512_packed_kernels(GgmlType type);
+const TypeKernels* find_avx512_packed_k_kernels(GgmlType type);
 const TypeKernels* find_avx2_kq_kernels(GgmlType type);
 const TypeKernels* find_avx2_kq_low_kernels(GgmlType type);
 const TypeKernels* find_avx2_legacy_kernels(GgmlType type);

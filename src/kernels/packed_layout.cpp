@@ -37,6 +37,28 @@ void for_each_block(GgmlType type, int64_t cols, F&& f) {
   }
 }
 
+// Q4_K: calls f(block, header, quants) for every super-block of a row: its
+// offset in GGUF's layout, and those of its header and quants in the packed
+// one.
+template <class F>
+void for_each_k4_block(int64_t cols, F&& f) {
+  const int64_t nsb = cols / 256;
+  for (int64_t first = 0; first < nsb; first += kK4GroupBlocks) {
+    const int64_t m = std::min<int64_t>(kK4GroupBlocks, nsb - first);
+    const size_t group = static_cast<size_t>(first) * kK4BlockBytes;
+    for (int64_t b = 0; b < m; ++b) {
+      const auto i = static_cast<size_t>(b);
+      f(group + i * kK4BlockBytes, group + i * kK4HeaderBytes,
+        group + static_cast<size_t>(m) * kK4HeaderBytes + i * kK4QuantBytes);
+    }
+  }
+}
+
+void unpack_k4_block(const uint8_t* row, size_t header, size_t quants, uint8_t* out) {
+  std::memcpy(out, row + header, kK4HeaderBytes);
+  std::memcpy(out + kK4HeaderBytes, row + quants, kK4QuantBytes);
+}
+
 // Packed Q8_0 bytes are q + 128: the sign bit flipped, four bytes at a time.
 uint32_t flip_mask(GgmlType type) { return type == GgmlType::Q8_0 ? 0x80808080u : 0u; }
 
@@ -57,6 +79,13 @@ void unpack_block(GgmlType type, const uint8_t* row, size_t d, size_t plane0, si
 }  // namespace
 
 void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
+  if (type == GgmlType::Q4_K) {
+    for_each_k4_block(cols, [&](size_t block, size_t header, size_t quants) {
+      std::memcpy(dst + header, src + block, kK4HeaderBytes);
+      std::memcpy(dst + quants, src + block + kK4HeaderBytes, kK4QuantBytes);
+    });
+    return;
+  }
   const int planes = packed_planes(type);
   const uint32_t flip = flip_mask(type);
   for_each_block(type, cols, [&](size_t block, size_t d, size_t plane0, size_t plane_stride) {
@@ -66,6 +95,12 @@ void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
 }
 
 void unpack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
+  if (type == GgmlType::Q4_K) {
+    for_each_k4_block(cols, [&](size_t block, size_t header, size_t quants) {
+      unpack_k4_block(src, header, quants, dst + block);
+    });
+    return;
+  }
   for_each_block(type, cols, [&](size_t block, size_t d, size_t plane0, size_t plane_stride) {
     unpack_block(type, src, d, plane0, plane_stride, dst + block);
   });
@@ -73,6 +108,14 @@ void unpack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
 
 void packed_to_f32(GgmlType type, const uint8_t* row, int64_t cols, float* out) {
   const TypeKernels* scalar = find_scalar_quant_kernels(type);
+  if (type == GgmlType::Q4_K) {
+    uint8_t block[kK4BlockBytes];
+    for_each_k4_block(cols, [&](size_t offset, size_t header, size_t quants) {
+      unpack_k4_block(row, header, quants, block);
+      scalar->to_f32(block, 256, out + offset / kK4BlockBytes * 256);
+    });
+    return;
+  }
   // Block by block: each unpacked into GGUF's layout, then decoded.
   const size_t block_bytes = 2 + 4 * static_cast<size_t>(packed_planes(type));
   uint8_t block[2 + 4 * 8];
@@ -84,7 +127,7 @@ void packed_to_f32(GgmlType type, const uint8_t* row, int64_t cols, float* out) 
 
 }  // namespace detail
 
-bool has_packed_layout(GgmlType type) { return detail::packed_planes(type) != 0; }
+bool has_packed_layout(GgmlType type) { return detail::packed_planes(type) != 0 || type == GgmlType::Q4_K; }
 
 void pack_rows(WeightMatrix& w, void* dst, size_t dst_row_bytes) {
   if (!has_packed_layout(w.type)) {
@@ -92,7 +135,7 @@ void pack_rows(WeightMatrix& w, void* dst, size_t dst_row_bytes) {
   }
   if (w.packed) throw Error("pack_rows: the matrix is packed already");
   const size_t row_size = quant_row_bytes(w.type, w.cols);
-  if (w.cols % 32 != 0 || w.row_bytes < row_size) {
+  if (w.cols % traits(w.type).block_elems != 0 || w.row_bytes < row_size) {
     throw Error("pack_rows: " + std::to_string(w.cols) + " columns and a row stride of " +
                 std::to_string(w.row_bytes) + " bytes do not describe " + std::string(type_name(w.type)) + " rows");
   }

@@ -1,5 +1,7 @@
-// Internal: the packed row layout of the 32-element block types Q4_0 and
-// Q8_0 (WeightMatrix::packed; see matmul.h for when it is used).
+// Internal: the packed row layouts of Q4_0, Q8_0 and Q4_K
+// (WeightMatrix::packed; see matmul.h for when it is used).
+//
+// ---- Q4_0 / Q8_0 (32-element blocks) ----
 //
 // A GGUF row stores each block as [F16 scale][quants]. Kernels that keep one
 // block per 128-bit lane must gather and permute bytes of four blocks before
@@ -24,6 +26,19 @@
 // The matching activations (A32T in act_format.h) put elements 4k .. 4k+3 of
 // each block in plane k, so every vpdpbusd multiplies 4 elements of 16
 // blocks and one F32 conversion and FMA scale 16 blocks.
+//
+// ---- Q4_K (256-element super-blocks of 144 bytes) ----
+// A GGUF super-block is [16-byte header: F16 d, F16 dmin, 12 bytes of 6-bit
+// scales and mins][128 bytes of quants]. Decoding spends about as many
+// instructions unpacking one header as multiplying its quants. The packed
+// row puts the headers of up to 4 super-blocks (a "group") in one 64-byte
+// line, so one set of 512-bit instructions unpacks four:
+//
+//   for each group g of m super-blocks (m = 4, the last one of a row
+//   m = nsb % 4), at g * 4 * 144:
+//     m headers (16 bytes each, unchanged), then their m x 128 quant bytes
+//
+// Same size, self-contained rows; within a super-block nothing moves.
 #pragma once
 
 #include <cstddef>
@@ -35,12 +50,17 @@ namespace hearth::kernels::detail {
 
 inline constexpr int kPackedGroupBlocks = 16;
 
-// Quant planes per block type (0: the type has no packed layout).
+// Quant planes per block type (0: not a plane-packed type).
 constexpr int packed_planes(GgmlType type) {
   return type == GgmlType::Q4_0 ? 4 : type == GgmlType::Q8_0 ? 8 : 0;
 }
 
-// Byte offsets in a packed row of nb blocks: super-group s's planes (all
+inline constexpr int kK4GroupBlocks = 4;
+inline constexpr size_t kK4HeaderBytes = 16;
+inline constexpr size_t kK4QuantBytes = 128;
+inline constexpr size_t kK4BlockBytes = kK4HeaderBytes + kK4QuantBytes;
+
+// Byte offsets in a packed row of nb blocks (Q4_0 / Q8_0): super-group s's planes (all
 // earlier groups are full) and the scales.
 constexpr size_t packed_planes_offset(GgmlType type, int64_t s) {
   return static_cast<size_t>(s) * kPackedGroupBlocks * 4 * packed_planes(type);

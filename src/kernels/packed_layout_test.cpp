@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -23,12 +24,22 @@ namespace {
 
 using namespace quant_test;
 
-constexpr GgmlType kPackedTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0};
+constexpr GgmlType kPackedTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K};
 
-// 1, 3, 5 blocks (one partial super-group), 16 (one full), 25 and 33 (full
-// ones and a partial one), 48, 50 and 64 (three or four full ones, a partial
-// one).
-constexpr int64_t kCols[] = {32, 96, 160, 512, 800, 1056, 1536, 1600, 2048};
+// Q4_0 / Q8_0: 1, 3, 5 blocks (one partial super-group), 16 (one full), 25
+// and 33 (full ones and a partial one), 48, 50 and 64 (three or four full
+// ones, a partial one).
+constexpr int64_t kBlockCols[] = {32, 96, 160, 512, 800, 1056, 1536, 1600, 2048};
+// Q4_K: 1, 2, 3 super-blocks (a partial group), 4 (one full), 5, 6, 7 (one
+// full, one partial), 8 and 22 (TinyLlama's two widths).
+constexpr int64_t kSuperBlockCols[] = {256, 512, 768, 1024, 1280, 1536, 1792, 2048, 5632};
+
+std::span<const int64_t> test_cols(GgmlType type) {
+  if (traits(type).block_elems == 256) return kSuperBlockCols;
+  return kBlockCols;
+}
+// A width with partial groups of every type.
+int64_t mixed_cols(GgmlType type) { return traits(type).block_elems == 256 ? 1792 : 800; }
 
 struct Packed {
   std::vector<uint8_t> bytes;
@@ -45,13 +56,13 @@ Packed packed_copy(const WeightMatrix& w) {
 
 TEST(PackedRows, UnpackRestoresEveryByte) {
   for (GgmlType type : kPackedTypes) {
-    for (int64_t cols : kCols) {
+    for (int64_t cols : test_cols(type)) {
       SCOPED_TRACE(std::string(type_name(type)) + " cols " + std::to_string(cols));
       const auto m = make_random_block_matrix(type, 3, cols, static_cast<uint32_t>(cols));
       const Packed p = packed_copy(m.w);
       EXPECT_TRUE(p.w.packed);
-      if (cols > 32 || type == GgmlType::Q8_0) {
-        EXPECT_NE(p.bytes, m.bytes);  // one Q4_0 block packs to itself
+      if (cols > traits(type).block_elems || type == GgmlType::Q8_0) {
+        EXPECT_NE(p.bytes, m.bytes);  // one Q4_0 block or Q4_K super-block packs to itself
       }
       std::vector<uint8_t> back(m.bytes.size());
       for (int64_t r = 0; r < 3; ++r) {
@@ -72,9 +83,10 @@ TEST(PackedRows, GetRowDecodesExactly) {
   for (Isa isa : runnable_isas()) {
     ASSERT_TRUE(force_isa(isa));
     for (GgmlType type : kPackedTypes) {
-      const auto m = make_random_block_matrix(type, 4, 800, 3);
+      const int64_t cols = mixed_cols(type);
+      const auto m = make_random_block_matrix(type, 4, cols, 3);
       const Packed p = packed_copy(m.w);
-      std::vector<float> got(800), want(800);
+      std::vector<float> got(static_cast<size_t>(cols)), want(got.size());
       for (int64_t r = 0; r < 4; ++r) {
         get_row(p.w, r, got.data());
         get_row(m.w, r, want.data());
@@ -95,7 +107,7 @@ TEST(PackedRows, MatmulAgreesWithTheGgmlLayout) {
   for (Isa isa : runnable_isas()) {
     ASSERT_TRUE(force_isa(isa));
     for (GgmlType type : kPackedTypes) {
-      for (int64_t cols : kCols) {
+      for (int64_t cols : test_cols(type)) {
         for (int64_t n_tokens : {1, 2, 5, 9}) {
           SCOPED_TRACE(std::string(type_name(type)) + " on " + std::string(isa_name(isa)) + " cols " +
                        std::to_string(cols) + " tokens " + std::to_string(n_tokens));
@@ -118,12 +130,13 @@ TEST(PackedRows, MatmulAgreesWithTheGgmlLayout) {
             continue;
           }
           // |w| * |a| per output, from the dequantized operands.
+          const GgmlType act = vec_dot_type(type);
           std::vector<float> wd(static_cast<size_t>(cols)), ad(static_cast<size_t>(cols));
-          std::vector<uint8_t> xq(quant_row_bytes(GgmlType::Q8_0, cols));
+          std::vector<uint8_t> xq(quant_row_bytes(act, cols));
           int failures = 0;
           for (int64_t t = 0; t < n_tokens; ++t) {
-            quantize_activations(GgmlType::Q8_0, x.data() + t * cols, xq.data(), cols);
-            dequantize_row(GgmlType::Q8_0, xq.data(), ad.data(), cols);
+            quantize_activations(act, x.data() + t * cols, xq.data(), cols);
+            dequantize_row(act, xq.data(), ad.data(), cols);
             for (int64_t r = 0; r < rows; ++r) {
               dequantize_row(type, m.bytes.data() + r * m.w.row_bytes, wd.data(), cols);
               double mag = 0;
@@ -150,7 +163,7 @@ TEST(PackedRows, BitIdenticalForAnyThreadCountAndBatchSplit) {
     ASSERT_TRUE(force_isa(isa));
     for (GgmlType type : kPackedTypes) {
       SCOPED_TRACE(std::string(type_name(type)) + " on " + std::string(isa_name(isa)));
-      const int64_t rows = 67, cols = 800, n_tokens = 11;
+      const int64_t rows = 67, cols = mixed_cols(type), n_tokens = 11;
       const auto m = make_quant_matrix(type, rows, cols, 0, 6);
       const Packed p = packed_copy(m.w);
       const auto x = gaussian(static_cast<size_t>(cols * n_tokens), 7);
@@ -174,7 +187,7 @@ TEST(PackedRows, ReadsNothingPastTheEnd) {
   for (Isa isa : runnable_isas()) {
     ASSERT_TRUE(force_isa(isa));
     for (GgmlType type : kPackedTypes) {
-      for (int64_t cols : kCols) {
+      for (int64_t cols : test_cols(type)) {
         SCOPED_TRACE(std::string(type_name(type)) + " on " + std::string(isa_name(isa)) + " cols " +
                      std::to_string(cols));
         const auto m = make_quant_matrix(type, 5, cols, 0, 9);
@@ -198,7 +211,7 @@ TEST(PackedRows, ReadsNothingPastTheEnd) {
 TEST(PackedRows, ActivationLayoutMatchesReference) {
   if (!cpu_supports(Isa::Avx2)) GTEST_SKIP() << "no AVX2";
   using detail::A32T;
-  for (int64_t cols : kCols) {
+  for (int64_t cols : kBlockCols) {
     SCOPED_TRACE("cols " + std::to_string(cols));
     auto x = gaussian(static_cast<size_t>(cols), static_cast<uint32_t>(cols));
     for (int64_t c = 0; c < 32; ++c) x[static_cast<size_t>(c)] = 0.0f;  // an all-zero block
@@ -233,27 +246,31 @@ TEST(PackedRows, WhichTypesAndPaths) {
   ModeGuard guard;
   EXPECT_TRUE(has_packed_layout(GgmlType::Q4_0));
   EXPECT_TRUE(has_packed_layout(GgmlType::Q8_0));
-  EXPECT_FALSE(has_packed_layout(GgmlType::Q4_K));
+  EXPECT_TRUE(has_packed_layout(GgmlType::Q4_K));
+  EXPECT_FALSE(has_packed_layout(GgmlType::Q6_K));
   EXPECT_FALSE(has_packed_layout(GgmlType::F16));
   ASSERT_TRUE(force_isa(Isa::Scalar));
   EXPECT_FALSE(prefers_packed(GgmlType::Q4_0));
   if (force_isa(Isa::Avx512)) {
     EXPECT_TRUE(prefers_packed(GgmlType::Q4_0));
     EXPECT_TRUE(prefers_packed(GgmlType::Q8_0));
-    EXPECT_FALSE(prefers_packed(GgmlType::Q4_K));
+    EXPECT_TRUE(prefers_packed(GgmlType::Q4_K));
+    EXPECT_FALSE(prefers_packed(GgmlType::Q6_K));
   }
 }
 
 TEST(PackedRows, RejectsWhatItCannotPack) {
   std::vector<uint8_t> data(4096);
-  WeightMatrix k4{GgmlType::Q4_K, data.data(), 2, 256, 144};
-  EXPECT_ANY_THROW(pack_rows(k4, data.data()));
+  WeightMatrix k6{GgmlType::Q6_K, data.data(), 2, 256, 210};
+  EXPECT_ANY_THROW(pack_rows(k6, data.data()));
+  WeightMatrix k4_partial{GgmlType::Q4_K, data.data(), 2, 128, 144};  // half a super-block
+  EXPECT_ANY_THROW(pack_rows(k4_partial, data.data()));
   WeightMatrix q4{GgmlType::Q4_0, data.data(), 2, 64, 36};
   pack_rows(q4, data.data());
   EXPECT_ANY_THROW(pack_rows(q4, data.data()));  // packed already
   WeightMatrix narrow{GgmlType::Q8_0, data.data(), 2, 64, 60};
   EXPECT_ANY_THROW(pack_rows(narrow, data.data()));
-  WeightMatrix fake{GgmlType::Q4_K, data.data(), 2, 256, 144};
+  WeightMatrix fake{GgmlType::Q6_K, data.data(), 2, 256, 210};
   fake.packed = true;
   std::vector<float> x(256), y(2);
   EXPECT_ANY_THROW(matmul(fake, x.data(), 1, y.data(), nullptr));

@@ -49,12 +49,12 @@ inline __m128i k4_scales_mins(const uint8_t* p) {
 // rounding differs from ggml's integer sum only at float precision).
 struct K4Common {
   __m512i s[4];   // int16 scales; vector k holds sub-blocks (0,2), (1,3), (4,6), (5,7)
-  __m512 mins;    // -dmin * min_j in lanes 0..7, zero above
-  __m512 d;
+  __m256 mins;    // -dmin * min_j
+  float d;
 
   void load(const uint8_t* b) {
     const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u32(b))));  // d, dmin, 0, 0
-    d = _mm512_broadcastss_ps(dd);
+    d = _mm_cvtss_f32(dd);
     const __m128i sm = k4_scales_mins(b + 4);
     const __m512i smb = _mm512_broadcast_i32x4(sm);
     s[0] = _mm512_shuffle_epi8(smb, pair_scale_index(0, 2));
@@ -63,15 +63,18 @@ struct K4Common {
     s[3] = _mm512_shuffle_epi8(smb, pair_scale_index(5, 7));
     const __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(sm, sm)));
     const __m256 neg_dmin = _mm256_set1_ps(-_mm_cvtss_f32(_mm_movehdup_ps(dd)));
-    mins = _mm512_zextps256_ps512(_mm256_mul_ps(m, neg_dmin));
+    mins = _mm256_mul_ps(m, neg_dmin);
   }
 
-  __m512 accumulate(const __m512i q[4], __m512 acc, const int8_t* a, float yd, const float* dsum32) const {
+  // The super-block's isum goes in F32 as isum * (d * yd), one FMA on all
+  // 16 lanes; the min term (8 lanes) into its own 256-bit accumulator.
+  __m512 accumulate(const __m512i q[4], __m512 acc, __m256& accm, const int8_t* a, float yd,
+                    const float* dsum32) const {
     __m512i isum = _mm512_setzero_si512();
 #pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) isum = _mm512_dpwssd_epi32(isum, _mm512_maddubs_epi16(q[k], load512(a + 64 * k)), s[k]);
-    acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), d), _mm512_set1_ps(yd), acc);
-    return _mm512_fmadd_ps(mins, _mm512_zextps256_ps512(_mm256_loadu_ps(dsum32)), acc);
+    accm = _mm256_fmadd_ps(mins, _mm256_loadu_ps(dsum32), accm);
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d * yd), acc);
   }
 };
 
@@ -80,6 +83,7 @@ struct Q4K {
   static constexpr int kBlockBytes = 144;  // d, dmin, scales[12], qs[128]
   static constexpr AkOrder kOrder = AkOrder::K4;
   static constexpr AkSums kSums = AkSums::DSum32;
+  static constexpr bool kMinAcc = true;
 
   struct Row {
     K4Common c;
@@ -96,8 +100,8 @@ struct Q4K {
       q[2] = _mm512_and_si512(z1, m4);
       q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
     }
-    __m512 accumulate(__m512 acc, const int8_t* a, float yd, const float* dsum32) const {
-      return c.accumulate(q, acc, a, yd, dsum32);
+    __m512 accumulate(__m512 acc, __m256& accm, const int8_t* a, float yd, const float* dsum32) const {
+      return c.accumulate(q, acc, accm, a, yd, dsum32);
     }
   };
 };
@@ -107,6 +111,7 @@ struct Q5K {
   static constexpr int kBlockBytes = 176;  // d, dmin, scales[12], qh[32], qs[128]
   static constexpr AkOrder kOrder = AkOrder::K4;
   static constexpr AkSums kSums = AkSums::DSum32;
+  static constexpr bool kMinAcc = true;
 
   struct Row {
     K4Common c;
@@ -123,8 +128,8 @@ struct Q5K {
       q[2] = select_bits(z1, _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(0, 2)), bit4), m4);
       q[3] = select_bits(_mm512_srli_epi16(z1, 4), _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(1, 3)), bit4), m4);
     }
-    __m512 accumulate(__m512 acc, const int8_t* a, float yd, const float* dsum32) const {
-      return c.accumulate(q, acc, a, yd, dsum32);
+    __m512 accumulate(__m512 acc, __m256& accm, const int8_t* a, float yd, const float* dsum32) const {
+      return c.accumulate(q, acc, accm, a, yd, dsum32);
     }
   };
 };

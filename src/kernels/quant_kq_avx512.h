@@ -9,7 +9,9 @@
 //   struct Row { explicit Row(const uint8_t* block);
 //                __m512 accumulate(__m512 acc, const int8_t* a, float yd, const Sums* sums) const; }
 // which unpacks one super-block of one row and adds its product with one
-// token's super-block to that (row, token)'s accumulator.
+// token's super-block to that (row, token)'s accumulator. A type with
+// kMinAcc = true (Q4_K, Q5_K) instead takes accumulate(acc, accm, a, yd,
+// sums), accm an 8-lane accumulator for its min terms (half-width FMAs).
 #pragma once
 
 
@@ -31,6 +33,9 @@ static inline __m512i pair_scale_index(int a, int b) {
   const __m256i hi = _mm256_set1_epi16(static_cast<short>(0x8000 | b));
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
+
+template <class T>
+constexpr bool has_min_acc = requires { requires T::kMinAcc; };
 
 template <class T>
 struct KQuantKernels {
@@ -62,10 +67,14 @@ struct KQuantKernels {
       ab[j] = reinterpret_cast<const Sums*>(row + bsum_off);
     }
     __m512 acc[NR][NT];
+    __m256 accm[NR][NT];
 #pragma GCC unroll 8
     for (int i = 0; i < NR; ++i) {
 #pragma GCC unroll 8
-      for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_ps();
+      for (int j = 0; j < NT; ++j) {
+        acc[i][j] = _mm512_setzero_ps();
+        accm[i][j] = _mm256_setzero_ps();
+      }
     }
     const size_t ahead = prefetch_ahead(NR * row_bytes);
     for (int64_t sb = 0; sb < nsb; ++sb) {
@@ -76,14 +85,21 @@ struct KQuantKernels {
         const typename T::Row r(block);
 #pragma GCC unroll 8
         for (int j = 0; j < NT; ++j) {
-          acc[i][j] = r.accumulate(acc[i][j], aq[j] + 256 * sb, ad[j][sb], ab[j] + bsum_len * sb);
+          if constexpr (has_min_acc<T>) {
+            acc[i][j] = r.accumulate(acc[i][j], accm[i][j], aq[j] + 256 * sb, ad[j][sb], ab[j] + bsum_len * sb);
+          } else {
+            acc[i][j] = r.accumulate(acc[i][j], aq[j] + 256 * sb, ad[j][sb], ab[j] + bsum_len * sb);
+          }
         }
       }
     }
 #pragma GCC unroll 8
     for (int i = 0; i < NR; ++i) {
 #pragma GCC unroll 8
-      for (int j = 0; j < NT; ++j) y[j * y_stride + i] = hsum(acc[i][j]);
+      for (int j = 0; j < NT; ++j) {
+        if constexpr (has_min_acc<T>) acc[i][j] = _mm512_add_ps(acc[i][j], _mm512_zextps256_ps512(accm[i][j]));
+        y[j * y_stride + i] = hsum(acc[i][j]);
+      }
     }
   }
 

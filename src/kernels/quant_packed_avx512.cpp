@@ -212,7 +212,7 @@ const TypeKernels* find_avx512_packed_kernels(GgmlType type) {
   for (const KernelEntry& e : kTable) {
     if (e.type == type) return &e.kernels;
   }
-  return nullptr;
+  return find_avx512_packed_k_kernels(type);
 }
 
 }  // namespace hearth::kernels::detail
