@@ -58,8 +58,7 @@ constexpr int64_t kChunkAccBytes = 256 * 1024;
 constexpr int64_t kMinChunkBytes = 64 * 1024;
 constexpr int64_t kMaxBatchChunkBytes = 512 * 1024;
 
-// The GGUF-layout decode kernels prefetch about this far ahead in their rows
-// (the packed ones leave it to the hardware prefetchers); the start of a new
+// The decode kernels prefetch about this far ahead in their rows; the start of a new
 // stream is fetched here, before its first tile, and so are the rows this far
 // ahead of each tile when a few tokens (up to kStreamingMaxTokens: several
 // sequences decoded together) go through the tiles: hardware prefetchers do

@@ -13,9 +13,9 @@
 // tile shape or the thread split.
 //
 // Decoding (one token) goes one row at a time (decode_rows): the packed rows
-// are then read as one linear stream, which the hardware prefetchers follow;
-// four rows read in step are four short streams (a 2048-wide Q4_0 row is 18
-// cache lines) and measured ~15 % slower from memory.
+// are then read as one linear stream; four rows read in step are four short
+// streams (a 2048-wide Q4_0 row is 18 cache lines) and measured ~15 % slower
+// from memory.
 #include "kernels/act_format.h"
 #include "kernels/matmul_table.h"
 #include "kernels/packed_layout.h"
@@ -169,18 +169,27 @@ struct PackedKernels {
     const uint8_t* rows[NR];
     const uint8_t* scales[NR];
     const size_t scales_off = packed_scales_offset(T::kType, nb);
-    // No software prefetch: packed rows sit in huge pages and decoding reads
-    // them as one linear stream per thread, which the hardware prefetchers
-    // follow. Prefetching 12 KiB ahead as the GGUF-layout kernels do measured
-    // slower here (TinyLlama tg64, alternating: Q8_0 41-43 -> 50-51 t/s,
-    // Q4_0 71-76 -> 76; a 5632 x 2048 sweep up to +35 % when the machine's
-    // bandwidth was high): the prefetches take the L1 miss buffers that the
-    // kernel's own loads would use.
+    // Decoding prefetches each super-group's planes and scales ~12 KiB ahead,
+    // as the GGUF-layout kernels do. A row is two streams (its planes, and
+    // its scales after them: 2.8 KB further in a 5632-wide down projection),
+    // which the hardware prefetchers alone followed poorly: TinyLlama Q4_0,
+    // one decoding step's matrices from memory, alternating: 83-85 -> 93-95 %
+    // of a plain read of the same bytes (the down projection's shape 0.71-0.83
+    // -> 0.95); Q8_0 about the same (a session-4 test of this had measured
+    // slower, with the decode still going through 4-row tiles).
+    const size_t ahead = prefetch_ahead(NR * row_bytes);
     for (int64_t s = 0; s < full; ++s) {
 #pragma GCC unroll 4
       for (int i = 0; i < NR; ++i) {
         rows[i] = w + i * row_bytes + s * kGroupBytes;
         scales[i] = w + i * row_bytes + scales_off + s * 2 * kGroup;
+      }
+      if constexpr (NT == 1) {
+#pragma GCC unroll 4
+        for (int i = 0; i < NR; ++i) {
+          prefetch_bytes<kGroupBytes>(rows[i] + ahead);
+          _mm_prefetch(reinterpret_cast<const char*>(scales[i] + ahead), _MM_HINT_T0);
+        }
       }
       group<NR, NT, true>(rows, scales, kGroup, xq + s * A32T::kGroupBytes, xq_row_bytes, acc);
     }
