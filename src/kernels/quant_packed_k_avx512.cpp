@@ -188,12 +188,11 @@ struct PackedQ4KKernels {
 #pragma GCC unroll 4
       for (int j = 0; j < NT; ++j) acc[i][j] = _mm512_setzero_ps();
     }
-    // Decoding prefetches ~12 KiB ahead, as the GGUF-layout kernels do. (The
-    // packed Q4_0 / Q8_0 kernels leave it to the hardware prefetchers, but
-    // here rows that end in a partial group, such as the 5632-wide down
-    // projection's, then streamed at half speed from memory: 16-17 against
-    // 36 GB/s on one thread, 4608-wide rows; 2048-wide rows the same with or
-    // without.)
+    // Decoding prefetches ~12 KiB ahead, as the other decode kernels do:
+    // without, rows that end in a partial group (such as the 5632-wide down
+    // projection's) streamed at half speed from memory (one thread, 4608-wide
+    // rows: 16-17 against 29-39 GB/s with it); 2048-wide rows the same either
+    // way.
     const size_t ahead = NT == 1 ? prefetch_ahead(NR * row_bytes) : 0;
     const int64_t full = nsb / kGroup;
     for (int64_t g = 0; g < full; ++g) group<NR, NT, true>(w, row_bytes, ahead, g, kGroup, aq, ad, dsum, acc);
