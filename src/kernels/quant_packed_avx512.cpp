@@ -61,6 +61,7 @@ struct PackedQ4_0 {
   static constexpr GgmlType kType = GgmlType::Q4_0;
   static constexpr int kOffset = 8, kStored = 4;
   static constexpr bool kSplit = true;
+  static constexpr bool kDecodePrefetch = true;  // see qtile
   template <bool kFull>
   static void planes(const uint8_t* g, int m, int p, __m512i (&q)[2]) {
     const __m512i low = _mm512_set1_epi8(0x0F);
@@ -78,6 +79,7 @@ struct PackedQ8_0 {
   static constexpr GgmlType kType = GgmlType::Q8_0;
   static constexpr int kOffset = 128, kStored = 8;
   static constexpr bool kSplit = false;
+  static constexpr bool kDecodePrefetch = false;
   template <bool kFull>
   static void planes(const uint8_t* g, int m, int p, __m512i (&q)[2]) {
     q[0] = load_plane<kFull, kStored>(g, m, p);
@@ -169,14 +171,16 @@ struct PackedKernels {
     const uint8_t* rows[NR];
     const uint8_t* scales[NR];
     const size_t scales_off = packed_scales_offset(T::kType, nb);
-    // Decoding prefetches each super-group's planes and scales ~12 KiB ahead,
-    // as the GGUF-layout kernels do. A row is two streams (its planes, and
-    // its scales after them: 2.8 KB further in a 5632-wide down projection),
-    // which the hardware prefetchers alone followed poorly: TinyLlama Q4_0,
-    // one decoding step's matrices from memory, alternating: 83-85 -> 93-95 %
-    // of a plain read of the same bytes (the down projection's shape 0.71-0.83
-    // -> 0.95); Q8_0 about the same (a session-4 test of this had measured
-    // slower, with the decode still going through 4-row tiles).
+    // Q4_0 decoding prefetches each super-group's planes and scales ~12 KiB
+    // ahead, as the GGUF-layout kernels do: a row is two streams (its
+    // planes, and its scales after them: 2.8 KB further in a 5632-wide down
+    // projection), which the hardware prefetchers alone followed poorly
+    // (TinyLlama Q4_0, a decoding step's matrices from memory, alternating:
+    // 83-85 -> 93-95 % of a plain read of the same bytes; tg64 against the
+    // previous binary 67 / 73 -> 72 / 77 % of the roofline). Q8_0 decoding
+    // does not: the same prefetch took it from 99-101 to 83 % (its kernel
+    // has half the work per weight line, and the prefetches take the L1 miss
+    // buffers its own loads would use).
     const size_t ahead = prefetch_ahead(NR * row_bytes);
     for (int64_t s = 0; s < full; ++s) {
 #pragma GCC unroll 4
@@ -184,7 +188,7 @@ struct PackedKernels {
         rows[i] = w + i * row_bytes + s * kGroupBytes;
         scales[i] = w + i * row_bytes + scales_off + s * 2 * kGroup;
       }
-      if constexpr (NT == 1) {
+      if constexpr (NT == 1 && T::kDecodePrefetch) {
 #pragma GCC unroll 4
         for (int i = 0; i < NR; ++i) {
           prefetch_bytes<kGroupBytes>(rows[i] + ahead);
