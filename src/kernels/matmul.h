@@ -60,10 +60,10 @@ void prefetch_next(std::span<const WeightMatrix* const> next, int64_t n_tokens, 
 // Decodes row `row` of w into out[0 .. w.cols) (embedding lookup).
 void get_row(const WeightMatrix& w, int64_t row, float* out);
 
-// Packed rows. Some block types (Q4_0, Q8_0, Q4_K) have a second row layout
-// that the SIMD kernels read with fewer instructions (Q4_0 / Q8_0: no byte
-// gathering, one scale conversion per 16 blocks instead of per 4; Q4_K: the
-// headers of four super-blocks unpacked together). A model whose weights
+// Packed rows. Some block types (Q4_0, Q8_0, Q4_K, Q5_K) have a second row
+// layout that the SIMD kernels read with fewer instructions (Q4_0 / Q8_0: no
+// byte gathering, one scale conversion per 16 blocks instead of per 4; Q4_K /
+// Q5_K: the headers of four super-blocks unpacked together). A model whose weights
 // are copied at load can write them packed; matmul and get_row take either
 // layout on every ISA (one without native kernels for packed rows unpacks
 // them on the fly), and results agree with the GGUF layout's to float

@@ -37,26 +37,27 @@ void for_each_block(GgmlType type, int64_t cols, F&& f) {
   }
 }
 
-// Q4_K: calls f(block, header, quants) for every super-block of a row: its
-// offset in GGUF's layout, and those of its header and quants in the packed
-// one.
+// Q4_K / Q5_K: calls f(block, header, body) for every super-block of a row:
+// its offset in GGUF's layout, and those of its header and body in the
+// packed one.
 template <class F>
-void for_each_k4_block(int64_t cols, F&& f) {
+void for_each_k4_block(GgmlType type, int64_t cols, F&& f) {
+  const size_t block_bytes = k4_block_bytes(type), body_bytes = block_bytes - kK4HeaderBytes;
   const int64_t nsb = cols / 256;
   for (int64_t first = 0; first < nsb; first += kK4GroupBlocks) {
     const int64_t m = std::min<int64_t>(kK4GroupBlocks, nsb - first);
-    const size_t group = static_cast<size_t>(first) * kK4BlockBytes;
+    const size_t group = static_cast<size_t>(first) * block_bytes;
     for (int64_t b = 0; b < m; ++b) {
       const auto i = static_cast<size_t>(b);
-      f(group + i * kK4BlockBytes, group + i * kK4HeaderBytes,
-        group + static_cast<size_t>(m) * kK4HeaderBytes + i * kK4QuantBytes);
+      f(group + i * block_bytes, group + i * kK4HeaderBytes,
+        group + static_cast<size_t>(m) * kK4HeaderBytes + i * body_bytes);
     }
   }
 }
 
-void unpack_k4_block(const uint8_t* row, size_t header, size_t quants, uint8_t* out) {
+void unpack_k4_block(size_t body_bytes, const uint8_t* row, size_t header, size_t body, uint8_t* out) {
   std::memcpy(out, row + header, kK4HeaderBytes);
-  std::memcpy(out + kK4HeaderBytes, row + quants, kK4QuantBytes);
+  std::memcpy(out + kK4HeaderBytes, row + body, body_bytes);
 }
 
 // Packed Q8_0 bytes are q + 128: the sign bit flipped, four bytes at a time.
@@ -79,10 +80,11 @@ void unpack_block(GgmlType type, const uint8_t* row, size_t d, size_t plane0, si
 }  // namespace
 
 void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
-  if (type == GgmlType::Q4_K) {
-    for_each_k4_block(cols, [&](size_t block, size_t header, size_t quants) {
+  if (k4_block_bytes(type) != 0) {
+    const size_t body_bytes = k4_block_bytes(type) - kK4HeaderBytes;
+    for_each_k4_block(type, cols, [&](size_t block, size_t header, size_t body) {
       std::memcpy(dst + header, src + block, kK4HeaderBytes);
-      std::memcpy(dst + quants, src + block + kK4HeaderBytes, kK4QuantBytes);
+      std::memcpy(dst + body, src + block + kK4HeaderBytes, body_bytes);
     });
     return;
   }
@@ -95,9 +97,9 @@ void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
 }
 
 void unpack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
-  if (type == GgmlType::Q4_K) {
-    for_each_k4_block(cols, [&](size_t block, size_t header, size_t quants) {
-      unpack_k4_block(src, header, quants, dst + block);
+  if (const size_t block_bytes = k4_block_bytes(type); block_bytes != 0) {
+    for_each_k4_block(type, cols, [&](size_t block, size_t header, size_t body) {
+      unpack_k4_block(block_bytes - kK4HeaderBytes, src, header, body, dst + block);
     });
     return;
   }
@@ -108,11 +110,11 @@ void unpack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
 
 void packed_to_f32(GgmlType type, const uint8_t* row, int64_t cols, float* out) {
   const TypeKernels* scalar = find_scalar_quant_kernels(type);
-  if (type == GgmlType::Q4_K) {
-    uint8_t block[kK4BlockBytes];
-    for_each_k4_block(cols, [&](size_t offset, size_t header, size_t quants) {
-      unpack_k4_block(row, header, quants, block);
-      scalar->to_f32(block, 256, out + offset / kK4BlockBytes * 256);
+  if (const size_t block_bytes = k4_block_bytes(type); block_bytes != 0) {
+    uint8_t block[k4_block_bytes(GgmlType::Q5_K)];  // the larger one
+    for_each_k4_block(type, cols, [&](size_t offset, size_t header, size_t body) {
+      unpack_k4_block(block_bytes - kK4HeaderBytes, row, header, body, block);
+      scalar->to_f32(block, 256, out + offset / block_bytes * 256);
     });
     return;
   }
@@ -127,7 +129,9 @@ void packed_to_f32(GgmlType type, const uint8_t* row, int64_t cols, float* out) 
 
 }  // namespace detail
 
-bool has_packed_layout(GgmlType type) { return detail::packed_planes(type) != 0 || type == GgmlType::Q4_K; }
+bool has_packed_layout(GgmlType type) {
+  return detail::packed_planes(type) != 0 || detail::k4_block_bytes(type) != 0;
+}
 
 void pack_rows(WeightMatrix& w, void* dst, size_t dst_row_bytes) {
   if (!has_packed_layout(w.type)) {

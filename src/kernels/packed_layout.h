@@ -1,4 +1,4 @@
-// Internal: the packed row layouts of Q4_0, Q8_0 and Q4_K
+// Internal: the packed row layouts of Q4_0, Q8_0, Q4_K and Q5_K
 // (WeightMatrix::packed; see matmul.h for when it is used).
 //
 // ---- Q4_0 / Q8_0 (32-element blocks) ----
@@ -27,16 +27,16 @@
 // each block in plane k, so every vpdpbusd multiplies 4 elements of 16
 // blocks and one F32 conversion and FMA scale 16 blocks.
 //
-// ---- Q4_K (256-element super-blocks of 144 bytes) ----
+// ---- Q4_K / Q5_K (256-element super-blocks of 144 / 176 bytes) ----
 // A GGUF super-block is [16-byte header: F16 d, F16 dmin, 12 bytes of 6-bit
-// scales and mins][128 bytes of quants]. Decoding spends about as many
+// scales and mins][body: Q4_K qs[128]; Q5_K qh[32], qs[128]]. Decoding spends about as many
 // instructions unpacking one header as multiplying its quants. The packed
 // row puts the headers of up to 4 super-blocks (a "group") in one 64-byte
 // line, so one set of 512-bit instructions unpacks four:
 //
 //   for each group g of m super-blocks (m = 4, the last one of a row
-//   m = nsb % 4), at g * 4 * 144:
-//     m headers (16 bytes each, unchanged), then their m x 128 quant bytes
+//   m = nsb % 4), at g * 4 * block bytes:
+//     m headers (16 bytes each, unchanged), then their m bodies (unchanged)
 //
 // Same size, self-contained rows; within a super-block nothing moves.
 #pragma once
@@ -57,8 +57,10 @@ constexpr int packed_planes(GgmlType type) {
 
 inline constexpr int kK4GroupBlocks = 4;
 inline constexpr size_t kK4HeaderBytes = 16;
-inline constexpr size_t kK4QuantBytes = 128;
-inline constexpr size_t kK4BlockBytes = kK4HeaderBytes + kK4QuantBytes;
+// Super-block bytes of a header-grouped type (0: not one).
+constexpr size_t k4_block_bytes(GgmlType type) {
+  return type == GgmlType::Q4_K ? 144 : type == GgmlType::Q5_K ? 176 : 0;
+}
 
 // Byte offsets in a packed row of nb blocks (Q4_0 / Q8_0): super-group s's planes (all
 // earlier groups are full) and the scales.

@@ -24,13 +24,13 @@ namespace {
 
 using namespace quant_test;
 
-constexpr GgmlType kPackedTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K};
+constexpr GgmlType kPackedTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K};
 
 // Q4_0 / Q8_0: 1, 3, 5 blocks (one partial super-group), 16 (one full), 25
 // and 33 (full ones and a partial one), 48, 50 and 64 (three or four full
 // ones, a partial one).
 constexpr int64_t kBlockCols[] = {32, 96, 160, 512, 800, 1056, 1536, 1600, 2048};
-// Q4_K: 1, 2, 3 super-blocks (a partial group), 4 (one full), 5, 6, 7 (one
+// Q4_K / Q5_K: 1, 2, 3 super-blocks (a partial group), 4 (one full), 5, 6, 7 (one
 // full, one partial), 8 and 22 (TinyLlama's two widths).
 constexpr int64_t kSuperBlockCols[] = {256, 512, 768, 1024, 1280, 1536, 1792, 2048, 5632};
 
@@ -247,6 +247,7 @@ TEST(PackedRows, WhichTypesAndPaths) {
   EXPECT_TRUE(has_packed_layout(GgmlType::Q4_0));
   EXPECT_TRUE(has_packed_layout(GgmlType::Q8_0));
   EXPECT_TRUE(has_packed_layout(GgmlType::Q4_K));
+  EXPECT_TRUE(has_packed_layout(GgmlType::Q5_K));
   EXPECT_FALSE(has_packed_layout(GgmlType::Q6_K));
   EXPECT_FALSE(has_packed_layout(GgmlType::F16));
   ASSERT_TRUE(force_isa(Isa::Scalar));
@@ -255,6 +256,7 @@ TEST(PackedRows, WhichTypesAndPaths) {
     EXPECT_TRUE(prefers_packed(GgmlType::Q4_0));
     EXPECT_TRUE(prefers_packed(GgmlType::Q8_0));
     EXPECT_TRUE(prefers_packed(GgmlType::Q4_K));
+    EXPECT_TRUE(prefers_packed(GgmlType::Q5_K));
     EXPECT_FALSE(prefers_packed(GgmlType::Q6_K));
   }
 }

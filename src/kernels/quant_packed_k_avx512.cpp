@@ -1,5 +1,5 @@
-// AVX-512 (VNNI) kernel for packed Q4_K rows (packed_layout.h) against Q8_K
-// activations in the AK layout, K4 order (act_format.h).
+// AVX-512 (VNNI) kernels for packed Q4_K and Q5_K rows (packed_layout.h)
+// against Q8_K activations in the AK layout, K4 order (act_format.h).
 //
 // The arithmetic is that of the GGUF-layout kernel (quant_kq_avx512.cpp):
 // per super-block, isum = sum over k of dpwssd(maddubs(q_k, a_k), s_k), exact;
@@ -28,7 +28,6 @@ namespace {
 using namespace avx512;
 
 constexpr int kGroup = kK4GroupBlocks;
-constexpr size_t kGroupBytes = kGroup * kK4BlockBytes;
 
 // One row's group of m super-blocks, unpacked from its header line.
 struct GroupHeader {
@@ -82,21 +81,34 @@ inline __m512i lane_broadcast(__m512i v, int i) {
   }
 }
 
-// Super-block i of a group: quants as unsigned nibbles in the K4 order, and
-// its scales as int16 pairs (vector k: sub-blocks (0,2), (1,3), (4,6), (5,7)).
+// Super-block i of a group: quants as unsigned 4- or 5-bit values in the K4
+// order (as the GGUF-layout kernels decode them), and its scales as int16
+// pairs (vector k: sub-blocks (0,2), (1,3), (4,6), (5,7)).
+template <GgmlType kType>
 struct Block {
   __m512i q[4];
   __m512i s[4];
-  Block(const GroupHeader& h, int i, const uint8_t* qs) {
+  Block(const GroupHeader& h, int i, const uint8_t* body) {
     const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512i z0 = load512(qs), z1 = load512(qs + 64);
-    // One load each (GCC would fold them into both users: two loads per
-    // weight line leave fewer lines in flight from memory).
-    __asm__("" : "+v"(z0), "+v"(z1));
-    q[0] = _mm512_and_si512(z0, m4);
-    q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
-    q[2] = _mm512_and_si512(z1, m4);
-    q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
+    if constexpr (kType == GgmlType::Q4_K) {  // qs[128]
+      __m512i z0 = load512(body), z1 = load512(body + 64);
+      // One load each (GCC would fold them into both users: two loads per
+      // weight line leave fewer lines in flight from memory).
+      __asm__("" : "+v"(z0), "+v"(z1));
+      q[0] = _mm512_and_si512(z0, m4);
+      q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
+      q[2] = _mm512_and_si512(z1, m4);
+      q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
+    } else {  // Q5_K: qh[32], qs[128]; sub-block j's fifth bit is bit j of qh[l], moved to bit 4
+      const __m512i bit4 = _mm512_set1_epi8(0x10);
+      const __m512i qh = bcast256(body);
+      __m512i z0 = load512(body + 32), z1 = load512(body + 96);
+      __asm__("" : "+v"(z0), "+v"(z1));
+      q[0] = select_bits(z0, _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(4, 2)), bit4), m4);
+      q[1] = select_bits(_mm512_srli_epi16(z0, 4), _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(3, 1)), bit4), m4);
+      q[2] = select_bits(z1, _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(0, 2)), bit4), m4);
+      q[3] = select_bits(_mm512_srli_epi16(z1, 4), _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(1, 3)), bit4), m4);
+    }
     const __m512i smb = lane_broadcast(h.sm, i);
     s[0] = _mm512_shuffle_epi8(smb, pair_scale_index(0, 2));
     s[1] = _mm512_shuffle_epi8(smb, pair_scale_index(1, 3));
@@ -112,7 +124,11 @@ struct Block {
   }
 };
 
-struct PackedQ4KKernels {
+template <GgmlType kType>
+struct PackedK4Kernels {
+  static constexpr size_t kBlockBytes = k4_block_bytes(kType);
+  static constexpr size_t kBodyBytes = kBlockBytes - kK4HeaderBytes;
+  static constexpr size_t kGroupBytes = kGroup * kBlockBytes;
   static constexpr GgmlType kActType = GgmlType::Q8_K;
   static constexpr int kTileRows = 4;
   static constexpr int kTileTokens = 4;
@@ -137,18 +153,18 @@ struct PackedQ4KKernels {
         if constexpr (kFull) {
           prefetch_bytes<kGroupBytes>(grp + ahead);
         } else {
-          for (size_t o = 0; o < m * kK4BlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(grp + ahead + o), _MM_HINT_T0);
+          for (size_t o = 0; o < m * kBlockBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(grp + ahead + o), _MM_HINT_T0);
         }
       }
       const GroupHeader h(grp);
       alignas(16) float dy[NT][4];
 #pragma GCC unroll 4
       for (int j = 0; j < NT; ++j) _mm_store_ps(dy[j], _mm_mul_ps(h.d, _mm_loadu_ps(ad[j] + first)));
-      const uint8_t* qs = grp + (kFull ? kGroup : m) * kK4HeaderBytes;
+      const uint8_t* bodies = grp + (kFull ? kGroup : m) * kK4HeaderBytes;
       const int n = kFull ? kGroup : m;
 #pragma GCC unroll 4
       for (int b = 0; b < n; ++b) {
-        const Block blk(h, b, qs + b * kK4QuantBytes);
+        const Block<kType> blk(h, b, bodies + b * kBodyBytes);
 #pragma GCC unroll 4
         for (int j = 0; j < NT; ++j) acc[i][j] = blk.accumulate(acc[i][j], aq[j] + 256 * (first + b), &dy[j][b]);
       }
@@ -207,14 +223,15 @@ struct PackedQ4KKernels {
   }
 
   // Decoding (get_row) unpacks and uses the scalar reference: not hot.
-  static void to_f32(const uint8_t* row, int64_t cols, float* out) { packed_to_f32(GgmlType::Q4_K, row, cols, out); }
+  static void to_f32(const uint8_t* row, int64_t cols, float* out) { packed_to_f32(kType, row, cols, out); }
 };
 
 }  // namespace
 
 const TypeKernels* find_avx512_packed_k_kernels(GgmlType type) {
-  static constexpr TypeKernels kQ4K = make_quant_type_kernels<PackedQ4KKernels>();
-  return type == GgmlType::Q4_K ? &kQ4K : nullptr;
+  static constexpr TypeKernels kQ4K = make_quant_type_kernels<PackedK4Kernels<GgmlType::Q4_K>>();
+  static constexpr TypeKernels kQ5K = make_quant_type_kernels<PackedK4Kernels<GgmlType::Q5_K>>();
+  return type == GgmlType::Q4_K ? &kQ4K : type == GgmlType::Q5_K ? &kQ5K : nullptr;
 }
 
 }  // namespace hearth::kernels::detail
