@@ -56,11 +56,7 @@ struct K4Common {
     const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u32(b))));  // d, dmin, 0, 0
     d = _mm_cvtss_f32(dd);
     const __m128i sm = k4_scales_mins(b + 4);
-    const __m512i smb = _mm512_broadcast_i32x4(sm);
-    s[0] = _mm512_shuffle_epi8(smb, pair_scale_index(0, 2));
-    s[1] = _mm512_shuffle_epi8(smb, pair_scale_index(1, 3));
-    s[2] = _mm512_shuffle_epi8(smb, pair_scale_index(4, 6));
-    s[3] = _mm512_shuffle_epi8(smb, pair_scale_index(5, 7));
+    k4_pair_scales(_mm512_broadcast_i32x4(sm), s);
     const __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_unpackhi_epi64(sm, sm)));
     const __m256 neg_dmin = _mm256_set1_ps(-_mm_cvtss_f32(_mm_movehdup_ps(dd)));
     mins = _mm256_mul_ps(m, neg_dmin);
@@ -90,15 +86,7 @@ struct Q4K {
     __m512i q[4];
     explicit Row(const uint8_t* b) {
       c.load(b);
-      const __m512i m4 = _mm512_set1_epi8(0x0F);
-      __m512i z0 = load512(b + 16), z1 = load512(b + 80);
-      // One load each (GCC would fold them into both users: two loads per
-      // weight line leave fewer lines in flight from memory).
-      __asm__("" : "+v"(z0), "+v"(z1));
-      q[0] = _mm512_and_si512(z0, m4);
-      q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
-      q[2] = _mm512_and_si512(z1, m4);
-      q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
+      k4_quants_q4(b + 16, q);
     }
     __m512 accumulate(__m512 acc, __m256& accm, const int8_t* a, float yd, const float* dsum32) const {
       return c.accumulate(q, acc, accm, a, yd, dsum32);
@@ -118,15 +106,7 @@ struct Q5K {
     __m512i q[4];
     explicit Row(const uint8_t* b) {
       c.load(b);
-      const __m512i m4 = _mm512_set1_epi8(0x0F);
-      const __m512i bit4 = _mm512_set1_epi8(0x10);
-      // Sub-block j's fifth bit is bit j of qh[l]; move it to bit 4.
-      const __m512i qh = bcast256(b + 16);
-      const __m512i z0 = load512(b + 48), z1 = load512(b + 112);
-      q[0] = select_bits(z0, _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(4, 2)), bit4), m4);
-      q[1] = select_bits(_mm512_srli_epi16(z0, 4), _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(3, 1)), bit4), m4);
-      q[2] = select_bits(z1, _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(0, 2)), bit4), m4);
-      q[3] = select_bits(_mm512_srli_epi16(z1, 4), _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(1, 3)), bit4), m4);
+      k4_quants_q5(b + 16, b + 48, q);
     }
     __m512 accumulate(__m512 acc, __m256& accm, const int8_t* a, float yd, const float* dsum32) const {
       return c.accumulate(q, acc, accm, a, yd, dsum32);

@@ -34,6 +34,43 @@ static inline __m512i pair_scale_index(int a, int b) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
+// Q4_K / Q5_K sub-block scales as int16 pairs for dpwssd, from a vector
+// holding [scales 0..7 | mins 0..7] bytes in every 128-bit lane: vector k
+// holds sub-blocks (0,2), (1,3), (4,6), (5,7).
+static inline void k4_pair_scales(__m512i smb, __m512i (&s)[4]) {
+  s[0] = _mm512_shuffle_epi8(smb, pair_scale_index(0, 2));
+  s[1] = _mm512_shuffle_epi8(smb, pair_scale_index(1, 3));
+  s[2] = _mm512_shuffle_epi8(smb, pair_scale_index(4, 6));
+  s[3] = _mm512_shuffle_epi8(smb, pair_scale_index(5, 7));
+}
+
+// A Q4_K super-block's qs[128] as unsigned nibbles in AkOrder::K4.
+static inline void k4_quants_q4(const uint8_t* qs, __m512i (&q)[4]) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512i z0 = load512(qs), z1 = load512(qs + 64);
+  // One load each (GCC would fold them into both users: two loads per
+  // weight line leave fewer lines in flight from memory).
+  __asm__("" : "+v"(z0), "+v"(z1));
+  q[0] = _mm512_and_si512(z0, m4);
+  q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
+  q[2] = _mm512_and_si512(z1, m4);
+  q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
+}
+
+// A Q5_K super-block's qh[32], qs[128] as unsigned 5-bit values in
+// AkOrder::K4: sub-block j's fifth bit is bit j of qh[l], moved to bit 4.
+static inline void k4_quants_q5(const uint8_t* qh_bytes, const uint8_t* qs, __m512i (&q)[4]) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
+  const __m512i qh = bcast256(qh_bytes);
+  __m512i z0 = load512(qs), z1 = load512(qs + 64);
+  __asm__("" : "+v"(z0), "+v"(z1));
+  q[0] = select_bits(z0, _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(4, 2)), bit4), m4);
+  q[1] = select_bits(_mm512_srli_epi16(z0, 4), _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(3, 1)), bit4), m4);
+  q[2] = select_bits(z1, _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(0, 2)), bit4), m4);
+  q[3] = select_bits(_mm512_srli_epi16(z1, 4), _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(1, 3)), bit4), m4);
+}
+
 template <class T>
 constexpr bool has_min_acc = requires { requires T::kMinAcc; };
 

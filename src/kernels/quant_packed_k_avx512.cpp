@@ -89,31 +89,12 @@ struct Block {
   __m512i q[4];
   __m512i s[4];
   Block(const GroupHeader& h, int i, const uint8_t* body) {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    if constexpr (kType == GgmlType::Q4_K) {  // qs[128]
-      __m512i z0 = load512(body), z1 = load512(body + 64);
-      // One load each (GCC would fold them into both users: two loads per
-      // weight line leave fewer lines in flight from memory).
-      __asm__("" : "+v"(z0), "+v"(z1));
-      q[0] = _mm512_and_si512(z0, m4);
-      q[1] = _mm512_and_si512(_mm512_srli_epi16(z0, 4), m4);
-      q[2] = _mm512_and_si512(z1, m4);
-      q[3] = _mm512_and_si512(_mm512_srli_epi16(z1, 4), m4);
-    } else {  // Q5_K: qh[32], qs[128]; sub-block j's fifth bit is bit j of qh[l], moved to bit 4
-      const __m512i bit4 = _mm512_set1_epi8(0x10);
-      const __m512i qh = bcast256(body);
-      __m512i z0 = load512(body + 32), z1 = load512(body + 96);
-      __asm__("" : "+v"(z0), "+v"(z1));
-      q[0] = select_bits(z0, _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(4, 2)), bit4), m4);
-      q[1] = select_bits(_mm512_srli_epi16(z0, 4), _mm512_and_si512(_mm512_sllv_epi16(qh, counts16(3, 1)), bit4), m4);
-      q[2] = select_bits(z1, _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(0, 2)), bit4), m4);
-      q[3] = select_bits(_mm512_srli_epi16(z1, 4), _mm512_and_si512(_mm512_srlv_epi16(qh, counts16(1, 3)), bit4), m4);
+    if constexpr (kType == GgmlType::Q4_K) {
+      k4_quants_q4(body, q);  // qs[128]
+    } else {
+      k4_quants_q5(body, body + 32, q);  // qh[32], qs[128]
     }
-    const __m512i smb = lane_broadcast(h.sm, i);
-    s[0] = _mm512_shuffle_epi8(smb, pair_scale_index(0, 2));
-    s[1] = _mm512_shuffle_epi8(smb, pair_scale_index(1, 3));
-    s[2] = _mm512_shuffle_epi8(smb, pair_scale_index(4, 6));
-    s[3] = _mm512_shuffle_epi8(smb, pair_scale_index(5, 7));
+    k4_pair_scales(lane_broadcast(h.sm, i), s);
   }
   // acc += float(isum) * dy, dy = d * yd of this super-block and token.
   __m512 accumulate(__m512 acc, const int8_t* a, const float* dy) const {
