@@ -42,7 +42,7 @@ void for_each_block(GgmlType type, int64_t cols, F&& f) {
 // packed one.
 template <class F>
 void for_each_k4_block(GgmlType type, int64_t cols, F&& f) {
-  const size_t block_bytes = k4_block_bytes(type), body_bytes = block_bytes - kK4HeaderBytes;
+  const size_t block_bytes = k4_block_bytes(type), body_bytes = k4_body_bytes(type);
   const int64_t nsb = cols / 256;
   for (int64_t first = 0; first < nsb; first += kK4GroupBlocks) {
     const int64_t m = std::min<int64_t>(kK4GroupBlocks, nsb - first);
@@ -55,9 +55,9 @@ void for_each_k4_block(GgmlType type, int64_t cols, F&& f) {
   }
 }
 
-void unpack_k4_block(size_t body_bytes, const uint8_t* row, size_t header, size_t body, uint8_t* out) {
+void unpack_k4_block(GgmlType type, const uint8_t* row, size_t header, size_t body, uint8_t* out) {
   std::memcpy(out, row + header, kK4HeaderBytes);
-  std::memcpy(out + kK4HeaderBytes, row + body, body_bytes);
+  std::memcpy(out + kK4HeaderBytes, row + body, k4_body_bytes(type));
 }
 
 // Packed Q8_0 bytes are q + 128: the sign bit flipped, four bytes at a time.
@@ -81,10 +81,9 @@ void unpack_block(GgmlType type, const uint8_t* row, size_t d, size_t plane0, si
 
 void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
   if (k4_block_bytes(type) != 0) {
-    const size_t body_bytes = k4_block_bytes(type) - kK4HeaderBytes;
     for_each_k4_block(type, cols, [&](size_t block, size_t header, size_t body) {
       std::memcpy(dst + header, src + block, kK4HeaderBytes);
-      std::memcpy(dst + body, src + block + kK4HeaderBytes, body_bytes);
+      std::memcpy(dst + body, src + block + kK4HeaderBytes, k4_body_bytes(type));
     });
     return;
   }
@@ -97,9 +96,9 @@ void pack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
 }
 
 void unpack_row(GgmlType type, const uint8_t* src, uint8_t* dst, int64_t cols) {
-  if (const size_t block_bytes = k4_block_bytes(type); block_bytes != 0) {
+  if (k4_block_bytes(type) != 0) {
     for_each_k4_block(type, cols, [&](size_t block, size_t header, size_t body) {
-      unpack_k4_block(block_bytes - kK4HeaderBytes, src, header, body, dst + block);
+      unpack_k4_block(type, src, header, body, dst + block);
     });
     return;
   }
@@ -113,7 +112,7 @@ void packed_to_f32(GgmlType type, const uint8_t* row, int64_t cols, float* out) 
   if (const size_t block_bytes = k4_block_bytes(type); block_bytes != 0) {
     uint8_t block[k4_block_bytes(GgmlType::Q5_K)];  // the larger one
     for_each_k4_block(type, cols, [&](size_t offset, size_t header, size_t body) {
-      unpack_k4_block(block_bytes - kK4HeaderBytes, row, header, body, block);
+      unpack_k4_block(type, row, header, body, block);
       scalar->to_f32(block, 256, out + offset / block_bytes * 256);
     });
     return;

@@ -61,6 +61,10 @@ inline constexpr size_t kK4HeaderBytes = 16;
 constexpr size_t k4_block_bytes(GgmlType type) {
   return type == GgmlType::Q4_K ? 144 : type == GgmlType::Q5_K ? 176 : 0;
 }
+// Its bytes after the header (the body; 0: not one).
+constexpr size_t k4_body_bytes(GgmlType type) {
+  return k4_block_bytes(type) == 0 ? 0 : k4_block_bytes(type) - kK4HeaderBytes;
+}
 
 // Byte offsets in a packed row of nb blocks (Q4_0 / Q8_0): super-group s's planes (all
 // earlier groups are full) and the scales.

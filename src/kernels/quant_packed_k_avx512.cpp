@@ -108,7 +108,7 @@ struct Block {
 template <GgmlType kType>
 struct PackedK4Kernels {
   static constexpr size_t kBlockBytes = k4_block_bytes(kType);
-  static constexpr size_t kBodyBytes = kBlockBytes - kK4HeaderBytes;
+  static constexpr size_t kBodyBytes = k4_body_bytes(kType);
   static constexpr size_t kGroupBytes = kGroup * kBlockBytes;
   static constexpr GgmlType kActType = GgmlType::Q8_K;
   static constexpr int kTileRows = 4;
